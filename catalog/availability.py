@@ -1,0 +1,257 @@
+"""Whether a quantity of a product may be bought, and why not: decided here only.
+
+Pure rules: the effective policy, the product's pre-order fields and the stock
+figures go in, a decision with its reason and numbers comes out. Orders gathers
+the figures (orders.selectors.availability_for) and every caller asks through it.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .models import Backorders, Product
+from .selectors import EffectivePolicy
+
+
+class Outcome(StrEnum):
+    IN_STOCK = "in_stock"
+    PARTIAL = "partial"  # part from stock, the rest backordered
+    BACKORDER = "backorder"
+    PREORDER = "preorder"
+    REFUSED = "refused"
+
+
+class Badge(StrEnum):
+    IN_STOCK = "in_stock"
+    LOW_STOCK = "low_stock"
+    BACKORDER = "backorder"
+    PREORDER = "preorder"
+    OUT_OF_STOCK = "out_of_stock"
+    BACKORDERS_EXHAUSTED = "backorders_exhausted"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class StockFigures:
+    free: int  # on hand - allocated, summed over active sources
+    waiting_backorder: int = 0  # units on backordered rows
+    waiting_preorder: int = 0  # units on pre-ordered rows
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    requested: int
+    from_stock: int
+    backordered: int
+    preordered: int
+    reason: str
+    free: int
+    stock_salable: int  # what may come from stock now
+    headroom: int | None  # more units that may wait; None = unlimited
+    notify_customer: bool = False  # allow_notify: tell the customer what is backordered
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != Outcome.REFUSED
+
+    @property
+    def salable(self) -> int | None:
+        """Everything a new order can get now; None = unlimited."""
+        if self.headroom is None:
+            return None
+        return self.stock_salable + self.headroom
+
+
+@dataclass(frozen=True)
+class Availability:
+    """The policy object for one product in its current state."""
+
+    product: Product
+    policy: EffectivePolicy
+    figures: StockFigures
+    today: dt.date
+
+    @property
+    def stock_salable(self) -> int:
+        # Waiting rows are served first, so a new order never jumps the queue.
+        waiting = self.figures.waiting_backorder + self.figures.waiting_preorder
+        return max(0, self.figures.free - self.policy.safety_stock - waiting)
+
+    @property
+    def headroom(self) -> int | None:
+        return 0
+
+    def decide(self, quantity: int) -> Decision:
+        raise NotImplementedError
+
+    def badge(self) -> tuple[Badge, str]:
+        raise NotImplementedError
+
+    # -- helpers shared by the states ------------------------------------------------
+    def _decision(self, outcome: Outcome, quantity: int, reason: str, **parts: int) -> Decision:
+        return Decision(
+            outcome=outcome,
+            requested=quantity,
+            from_stock=parts.get("from_stock", 0),
+            backordered=parts.get("backordered", 0),
+            preordered=parts.get("preordered", 0),
+            reason=reason,
+            free=self.figures.free,
+            stock_salable=self.stock_salable,
+            headroom=self.headroom,
+            notify_customer=(
+                self.policy.backorders == Backorders.ALLOW_NOTIFY and parts.get("backordered", 0) > 0
+            ),
+        )
+
+    def _refuse(self, quantity: int, reason: str) -> Decision:
+        return self._decision(Outcome.REFUSED, quantity, reason)
+
+    def _bad_quantity(self, quantity: int) -> Decision | None:
+        if quantity < 1:
+            return self._refuse(quantity, "Quantity must be at least 1.")
+        return None
+
+    def _stock_badge(self) -> tuple[Badge, str] | None:
+        n = self.stock_salable
+        if n <= 0:
+            return None
+        if n <= self.policy.low_stock_threshold:
+            return Badge.LOW_STOCK, f"Only {n} left"
+        return Badge.IN_STOCK, "In stock"
+
+
+class Unavailable(Availability):
+    def decide(self, quantity: int) -> Decision:
+        return self._refuse(quantity, f"{self.product.name} is not for sale.")
+
+    def badge(self) -> tuple[Badge, str]:
+        return Badge.UNAVAILABLE, "Not available"
+
+
+class InStockOnly(Availability):
+    """Backorders off: sell what is on the shelf, nothing more."""
+
+    def decide(self, quantity: int) -> Decision:
+        if bad := self._bad_quantity(quantity):
+            return bad
+        n = self.stock_salable
+        if quantity <= n:
+            return self._decision(Outcome.IN_STOCK, quantity, "In stock.", from_stock=quantity)
+        if n == 0:
+            return self._refuse(quantity, f"{self.product.name} is out of stock.")
+        return self._refuse(quantity, f"Only {n} of {self.product.name} available.")
+
+    def badge(self) -> tuple[Badge, str]:
+        return self._stock_badge() or (Badge.OUT_OF_STOCK, "Out of stock")
+
+
+class Backorderable(Availability):
+    """Backorders on: stock first, the rest waits within the limits."""
+
+    @property
+    def headroom(self) -> int | None:
+        limit = self.policy.backorder_limit
+        if limit is None:
+            return None
+        return max(0, limit - self.figures.waiting_backorder)
+
+    def decide(self, quantity: int) -> Decision:
+        if bad := self._bad_quantity(quantity):
+            return bad
+        from_stock = min(quantity, self.stock_salable)
+        rest = quantity - from_stock
+        if rest == 0:
+            return self._decision(Outcome.IN_STOCK, quantity, "In stock.", from_stock=quantity)
+        per_order = self.policy.max_backorder_per_order
+        if per_order is not None and rest > per_order:
+            return self._refuse(
+                quantity,
+                f"{self.product.name}: at most {per_order} per order can be backordered "
+                f"({from_stock} in stock now, so at most {from_stock + per_order} in all).",
+            )
+        headroom = self.headroom
+        if headroom is not None and rest > headroom:
+            if headroom == 0:
+                reason = f"{self.product.name} is no longer taking backorders"
+                if from_stock:
+                    reason += f"; only {from_stock} in stock"
+                return self._refuse(quantity, reason + ".")
+            return self._refuse(
+                quantity,
+                f"Only {from_stock + headroom} of {self.product.name} available "
+                f"({from_stock} in stock, {headroom} on backorder).",
+            )
+        if from_stock:
+            return self._decision(
+                Outcome.PARTIAL,
+                quantity,
+                f"{from_stock} in stock now, {rest} will be backordered.",
+                from_stock=from_stock,
+                backordered=rest,
+            )
+        return self._decision(Outcome.BACKORDER, quantity, f"{rest} will be backordered.", backordered=rest)
+
+    def badge(self) -> tuple[Badge, str]:
+        if found := self._stock_badge():
+            return found
+        if self.headroom == 0:
+            return Badge.BACKORDERS_EXHAUSTED, "No longer taking backorders"
+        return Badge.BACKORDER, "Available on backorder"
+
+
+class PreOrder(Availability):
+    """Not released yet: every unit waits for the release date."""
+
+    @property
+    def stock_salable(self) -> int:
+        return 0
+
+    @property
+    def headroom(self) -> int | None:
+        limit = self.product.preorder_limit
+        if limit is None:
+            return None
+        return max(0, limit - self.figures.waiting_preorder)
+
+    def decide(self, quantity: int) -> Decision:
+        if bad := self._bad_quantity(quantity):
+            return bad
+        headroom = self.headroom
+        if headroom is not None and quantity > headroom:
+            if headroom == 0:
+                return self._refuse(quantity, f"Pre-orders for {self.product.name} are full.")
+            return self._refuse(quantity, f"Only {headroom} more of {self.product.name} can be pre-ordered.")
+        release = self.product.release_date
+        return self._decision(
+            Outcome.PREORDER,
+            quantity,
+            f"Pre-order: releases {release:%d %b %Y}.",
+            preordered=quantity,
+        )
+
+    def badge(self) -> tuple[Badge, str]:
+        if self.headroom == 0:
+            return Badge.OUT_OF_STOCK, "Pre-orders are full"
+        return Badge.PREORDER, f"Pre-order — releases {self.product.release_date:%d %b %Y}"
+
+
+def is_preorder(product: Product, today: dt.date) -> bool:
+    """A pre-order product becomes a normal product on its release date."""
+    return bool(product.preorder_enabled and product.release_date and product.release_date > today)
+
+
+def availability(
+    *, product: Product, policy: EffectivePolicy, figures: StockFigures, today: dt.date
+) -> Availability:
+    """Pick the policy object for the product's current state."""
+    if not product.is_active:
+        state: type[Availability] = Unavailable
+    elif is_preorder(product, today):
+        state = PreOrder
+    elif policy.backorders in (Backorders.ALLOW, Backorders.ALLOW_NOTIFY):
+        state = Backorderable
+    else:
+        state = InStockOnly
+    return state(product=product, policy=policy, figures=figures, today=today)

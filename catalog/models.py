@@ -1,0 +1,124 @@
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from solo.models import SingletonModel
+
+
+class Backorders(models.TextChoices):
+    NO = "no", "No backorders"
+    ALLOW = "allow", "Allow qty below 0"
+    ALLOW_NOTIFY = "allow_notify", "Allow qty below 0 and notify customer"
+
+
+class PartialAllocation(models.TextChoices):
+    SPLIT = "split", "Split the row: ship what arrived"
+    WAIT = "wait", "Wait until the whole row can be covered"
+
+
+class PolicyFields(models.Model):
+    """The backorder settings a product may override; the global record holds defaults."""
+
+    backorders = models.CharField(max_length=16, choices=Backorders.choices, default=Backorders.NO)
+    backorder_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most units waiting on backorder at once (running total). Empty: unlimited.",
+    )
+    max_backorder_per_order = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most units one order row may backorder. Empty: unlimited.",
+    )
+    safety_stock = models.PositiveIntegerField(default=0, help_text="Free units held back from sale.")
+    low_stock_threshold = models.PositiveIntegerField(
+        default=1, help_text="Alert the merchant when free stock falls to or below this."
+    )
+    lead_time_days = models.PositiveIntegerField(
+        default=14, help_text="Promise date when no inbound supply covers a row."
+    )
+    partial_allocation = models.CharField(
+        max_length=8, choices=PartialAllocation.choices, default=PartialAllocation.SPLIT
+    )
+
+    class Meta:
+        abstract = True
+
+
+POLICY_FIELD_NAMES = (
+    "backorders",
+    "backorder_limit",
+    "max_backorder_per_order",
+    "safety_stock",
+    "low_stock_threshold",
+    "lead_time_days",
+    "partial_allocation",
+)
+
+
+class GlobalSettings(SingletonModel, PolicyFields):
+    """The shop-wide defaults (Magento's "Config Settings")."""
+
+    class Meta:
+        verbose_name = "global backorder settings"
+
+    def __str__(self) -> str:
+        return "Global backorder settings"
+
+
+def _use_global(name: str) -> models.BooleanField:
+    return models.BooleanField(f"use global {name}", default=True)
+
+
+class Product(PolicyFields):
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField("active", default=True)
+
+    # Each policy value is used only when its "use global" flag is off (Magento's
+    # "Use Config Settings"); a flag is needed because an empty limit means "unlimited".
+    use_global_backorders = _use_global("backorders")
+    use_global_backorder_limit = _use_global("backorder limit")
+    use_global_max_backorder_per_order = _use_global("max backorder per order")
+    use_global_safety_stock = _use_global("safety stock")
+    use_global_low_stock_threshold = _use_global("low-stock threshold")
+    use_global_lead_time_days = _use_global("lead time")
+    use_global_partial_allocation = _use_global("partial allocation")
+
+    preorder_enabled = models.BooleanField("pre-order enabled", default=False)
+    release_date = models.DateField(null=True, blank=True)
+    preorder_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most units waiting on pre-order at once (running total). Empty: unlimited.",
+    )
+    backorder_label = models.CharField(max_length=80, blank=True)
+    backorder_note = models.CharField(
+        max_length=200, blank=True, help_text='May use {days}, e.g. "ships in ~{days} days".'
+    )
+    preorder_label = models.CharField(max_length=80, blank=True)
+    preorder_note = models.CharField(max_length=200, blank=True)
+    expected_restock_date = models.DateField("manual expected-restock date", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_gte_0"),
+            models.CheckConstraint(
+                condition=Q(preorder_enabled=False) | Q(release_date__isnull=False),
+                name="product_preorder_has_release_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:product", kwargs={"slug": self.slug})

@@ -1,0 +1,90 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from catalog.models import Product
+
+
+class Source(models.Model):
+    """A place that holds stock: warehouse, shop floor, supplier drop-ship."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    priority = models.PositiveIntegerField(default=10, help_text="Lower ships first.")
+    is_active = models.BooleanField("active", default=True)
+
+    class Meta:
+        ordering = ["priority", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Stock(models.Model):
+    """Units of one product at one source. Changed only by inventory.services."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="stocks")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stocks")
+    on_hand = models.IntegerField(default=0)
+    allocated = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["product_id", "source__priority", "source_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "product"], name="stock_unique_source_product"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_gte_0"),
+            models.CheckConstraint(condition=Q(allocated__gte=0), name="stock_allocated_gte_0"),
+            models.CheckConstraint(
+                condition=Q(allocated__lte=F("on_hand")), name="stock_allocated_lte_on_hand"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} @ {self.source.code}"
+
+    @property
+    def free(self) -> int:
+        return self.on_hand - self.allocated
+
+
+class MovementKind(models.TextChoices):
+    RECEIPT = "receipt", "Receipt"
+    SHIPMENT = "shipment", "Shipment"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    COUNT = "count", "Count correction"
+    RETURN = "return", "Return"
+
+
+class StockMovement(models.Model):
+    """Append-only ledger: every change of on hand is one row here."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="movements")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=16, choices=MovementKind.choices)
+    quantity = models.IntegerField(help_text="Change of on hand: positive in, negative out.")
+    reason = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(max_length=100, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["product", "source"], name="movement_product_source")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="movement_quantity_not_0"),
+            # A supplier's reference is received once per source and product.
+            models.UniqueConstraint(
+                fields=["source", "product", "reference"],
+                condition=Q(kind="receipt"),
+                name="movement_receipt_once_per_reference",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="receipt") | (Q(quantity__gt=0) & ~Q(reference="")),
+                name="movement_receipt_positive_with_reference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.quantity:+d} {self.product_id}@{self.source_id}"

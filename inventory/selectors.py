@@ -1,0 +1,72 @@
+"""Reads of stock and the ledger."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import F, Q, Sum
+
+from .models import Stock, StockMovement
+
+
+def free_stock_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
+    """Free units (on hand - allocated) over active sources, per product, in one query."""
+    rows = (
+        Stock.objects.filter(product_id__in=list(product_ids), source__is_active=True)
+        .values("product_id")
+        .annotate(free=Sum(F("on_hand") - F("allocated")))
+    )
+    return {row["product_id"]: row["free"] or 0 for row in rows}
+
+
+@dataclass(frozen=True)
+class Drift:
+    source_id: int
+    product_id: int
+    source_code: str
+    sku: str
+    on_hand: int  # the counter
+    ledger: int  # the sum of the ledger
+    allocated: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.sku} at {self.source_code}: on hand {self.on_hand}, "
+            f"ledger says {self.ledger} (drift {self.on_hand - self.ledger:+d})"
+        )
+
+
+def stock_drift() -> list[Drift]:
+    """Every (source, product) whose on-hand counter differs from its ledger sum."""
+    ledger = {
+        (row["source_id"], row["product_id"]): row["total"]
+        for row in StockMovement.objects.values("source_id", "product_id").annotate(total=Sum("quantity"))
+    }
+    drifts = []
+    counters = Stock.objects.select_related("source", "product").order_by("product__sku", "source__code")
+    known = set()
+    for stock in counters:
+        key = (stock.source_id, stock.product_id)
+        known.add(key)
+        total = ledger.get(key, 0)
+        if total != stock.on_hand:
+            drifts.append(
+                Drift(
+                    source_id=stock.source_id,
+                    product_id=stock.product_id,
+                    source_code=stock.source.code,
+                    sku=stock.product.sku,
+                    on_hand=stock.on_hand,
+                    ledger=total,
+                    allocated=stock.allocated,
+                )
+            )
+    orphans = [key for key, total in ledger.items() if key not in known and total != 0]
+    if orphans:
+        found = StockMovement.objects.filter(
+            Q(*[Q(source_id=s, product_id=p) for s, p in orphans], _connector=Q.OR)
+        ).select_related("source", "product")
+        names = {(m.source_id, m.product_id): (m.source.code, m.product.sku) for m in found}
+        for key in orphans:
+            code, sku = names[key]
+            drifts.append(Drift(key[0], key[1], code, sku, 0, ledger[key], 0))
+    return drifts

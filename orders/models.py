@@ -1,0 +1,173 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from catalog.models import Product
+from inventory.models import Source
+
+
+class RowStatus(models.TextChoices):
+    ALLOCATED = "allocated", "Allocated"
+    BACKORDERED = "backordered", "Backordered"
+    PREORDERED = "preordered", "Pre-ordered"
+    SHIPPED = "shipped", "Shipped"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The only moves a row may make (DESIGN.md); orders.services.row_move enforces it.
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    RowStatus.PREORDERED: frozenset({RowStatus.BACKORDERED, RowStatus.ALLOCATED, RowStatus.CANCELLED}),
+    RowStatus.BACKORDERED: frozenset({RowStatus.ALLOCATED, RowStatus.CANCELLED}),
+    RowStatus.ALLOCATED: frozenset({RowStatus.SHIPPED, RowStatus.CANCELLED, RowStatus.BACKORDERED}),
+    RowStatus.SHIPPED: frozenset(),
+    RowStatus.CANCELLED: frozenset(),
+}
+WAITING = (RowStatus.BACKORDERED, RowStatus.PREORDERED)
+AT_SOURCE = (RowStatus.ALLOCATED, RowStatus.SHIPPED)
+
+
+class OrderStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+def order_status_from_rows(statuses: set[str]) -> str:
+    """An order's status is derived from its rows, never stored."""
+    live = statuses - {RowStatus.CANCELLED}
+    if not live:
+        return OrderStatus.CANCELLED
+    if live == {RowStatus.SHIPPED}:
+        return OrderStatus.COMPLETED
+    if RowStatus.SHIPPED in live:
+        return OrderStatus.PARTIALLY_SHIPPED
+    return OrderStatus.OPEN
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=20, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+    )
+    email = models.EmailField()
+    full_name = models.CharField(max_length=150)
+    address = models.TextField()
+    placed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:order_detail", kwargs={"number": self.number})
+
+    @property
+    def status(self) -> str:
+        return order_status_from_rows({row.status for row in self.rows.all()})
+
+    def get_status_display(self) -> str:
+        return OrderStatus(self.status).label
+
+
+class Shipment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="shipments")
+    shipped_at = models.DateTimeField(default=timezone.now)
+    shipped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-shipped_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Shipment {self.pk} of {self.order.number} from {self.source.code}"
+
+
+class OrderRow(models.Model):
+    """Units of one product in one status; a row whose units part ways is split."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="rows")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_rows")
+    status = models.CharField(max_length=16, choices=RowStatus.choices)
+    quantity = models.PositiveIntegerField()
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="order_rows"
+    )
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    # Queue position: the order's time, then the customer's line; splits keep both.
+    queue_at = models.DateTimeField()
+    line_no = models.PositiveIntegerField()
+    split_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="splits"
+    )
+    shipment = models.ForeignKey(
+        Shipment, null=True, blank=True, on_delete=models.PROTECT, related_name="rows"
+    )
+    promise_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order_id", "line_no", "pk"]
+        indexes = [
+            models.Index(fields=["product", "status", "queue_at", "order", "line_no"], name="row_queue"),
+            models.Index(fields=["status", "queue_at"], name="row_status_age"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="row_quantity_gt_0"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="row_unit_price_gte_0"),
+            models.CheckConstraint(
+                condition=~Q(status__in=AT_SOURCE) | Q(source__isnull=False),
+                name="row_at_source_has_source",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=WAITING) | Q(source__isnull=True),
+                name="row_waiting_has_no_source",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=RowStatus.SHIPPED) | Q(shipment__isnull=False),
+                name="row_shipped_has_shipment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} #{self.line_no}: {self.quantity} × {self.product.sku} ({self.status})"
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status in WAITING
+
+    @property
+    def line_total(self):
+        return self.unit_price * self.quantity
+
+
+class RowEvent(models.Model):
+    """Every status move of a row: from, to, how many units, who, when, why."""
+
+    row = models.ForeignKey(OrderRow, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16, choices=RowStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=RowStatus.choices)
+    quantity = models.PositiveIntegerField()
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} → {self.to_status} ({self.quantity})"

@@ -1,0 +1,61 @@
+"""Reads of orders; availability_for is the one door to the availability rule."""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from catalog.availability import Availability, StockFigures, availability
+from catalog.models import Product
+from catalog.selectors import global_settings_get, product_policy
+from inventory.selectors import free_stock_by_product
+
+from .models import OrderRow, RowStatus
+
+
+def waiting_units_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Units waiting per product and status (backordered, preordered), one query."""
+    rows = (
+        OrderRow.objects.filter(
+            product_id__in=list(product_ids),
+            status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED],
+        )
+        .values("product_id", "status")
+        .annotate(units=Sum("quantity"))
+    )
+    found: dict[int, dict[str, int]] = {}
+    for row in rows:
+        found.setdefault(row["product_id"], {})[row["status"]] = row["units"]
+    return found
+
+
+def availability_for_many(
+    *, products: Iterable[Product], today: dt.date | None = None
+) -> dict[int, Availability]:
+    """Availability of many products in a constant number of queries."""
+    products = list(products)
+    ids = [p.pk for p in products]
+    today = today or timezone.localdate()
+    defaults = global_settings_get()
+    free = free_stock_by_product(product_ids=ids)
+    waiting = waiting_units_by_product(product_ids=ids)
+    result = {}
+    for product in products:
+        units = waiting.get(product.pk, {})
+        figures = StockFigures(
+            free=free.get(product.pk, 0),
+            waiting_backorder=units.get(RowStatus.BACKORDERED, 0),
+            waiting_preorder=units.get(RowStatus.PREORDERED, 0),
+        )
+        result[product.pk] = availability(
+            product=product,
+            policy=product_policy(product=product, defaults=defaults),
+            figures=figures,
+            today=today,
+        )
+    return result
+
+
+def availability_for(*, product: Product, today: dt.date | None = None) -> Availability:
+    return availability_for_many(products=[product], today=today)[product.pk]
