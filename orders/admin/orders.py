@@ -1,0 +1,1 @@
+# Order admin: see issue 3.

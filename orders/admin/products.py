@@ -1,0 +1,1 @@
+# Product admin: see issue 2.
