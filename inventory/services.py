@@ -269,3 +269,55 @@ def stock_reconcile_fix(*, drifts: list) -> FixResult:
         Stock.objects.bulk_update([stocks[(d.source_id, d.product_id)] for d in fixed], ["on_hand"])
         announce_stock_freed(d.product_id for d in fixed if d.ledger > d.on_hand)
     return FixResult(fixed=fixed, refused=refused)
+
+
+# -- Allocation counters: called by orders on stock rows it locked with stock_lock. --
+
+
+def stock_allocate(*, takes: list[tuple[Stock, int]]) -> None:
+    """Reserve units on locked stock rows; refuses to reserve more than is free."""
+    changed = {}
+    for stock, quantity in takes:
+        if quantity < 1 or quantity > stock.free:
+            raise StockWouldGoNegative(
+                product=stock.product.sku,
+                source=stock.source.code,
+                on_hand=stock.on_hand,
+                allocated=stock.allocated,
+                change=-quantity,
+            )
+        stock.allocated += quantity
+        changed[stock.pk] = stock
+    Stock.objects.bulk_update(changed.values(), ["allocated"])
+
+
+def stock_release(*, releases: list[tuple[Stock, int]]) -> None:
+    """Give reserved units back to free stock and announce it after commit."""
+    changed = {}
+    for stock, quantity in releases:
+        stock.allocated -= quantity
+        changed[stock.pk] = stock
+    Stock.objects.bulk_update(changed.values(), ["allocated"])
+    announce_stock_freed(stock.product_id for stock in changed.values())
+
+
+def stock_ship(*, shipped: list[tuple[Stock, int]], reference: str, user=None) -> None:
+    """Units leave the source: on hand and allocated drop together, one ledger row each."""
+    changed, movements = {}, []
+    for stock, quantity in shipped:
+        stock.on_hand -= quantity
+        stock.allocated -= quantity
+        changed[stock.pk] = stock
+        movements.append(
+            StockMovement(
+                source_id=stock.source_id,
+                product_id=stock.product_id,
+                kind=MovementKind.SHIPMENT,
+                quantity=-quantity,
+                reference=reference,
+                reason="Shipment",
+                user=user,
+            )
+        )
+    Stock.objects.bulk_update(changed.values(), ["on_hand", "allocated"])
+    StockMovement.objects.bulk_create(movements)

@@ -1,0 +1,354 @@
+"""Every write the orders business does: checkout, status moves, shipping, cancelling.
+
+Lock order everywhere: products, then their stock rows (inventory.services.stock_lock),
+then order rows, each in primary-key order.
+"""
+
+import datetime as dt
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import Product
+from inventory.models import Source, Stock
+from inventory.services import stock_allocate, stock_lock, stock_release, stock_ship
+
+from .exceptions import (
+    CheckoutRefused,
+    EmptyCart,
+    InvalidTransition,
+    LineProblem,
+    NotAllowed,
+    NotEnoughFreeStock,
+)
+from .models import ALLOWED_MOVES, WAITING, Order, OrderRow, RowEvent, RowStatus, Shipment
+from .selectors import availability_for_many
+from .signals import order_placed
+
+MAX_LINE_QUANTITY = 10_000  # more than any real basket; refuses 10^9 before any work
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str
+    full_name: str
+    address: str
+    user: object = None
+
+
+# -- status moves ---------------------------------------------------------------------
+
+
+@dataclass
+class Move:
+    """Move ``quantity`` units of ``row`` (all when None) to ``to``."""
+
+    row: OrderRow
+    to: str
+    quantity: int | None = None
+    source_id: int | None = None  # where an allocated row now sits
+    shipment: Shipment | None = None
+
+
+def rows_transition(*, moves: list[Move], user=None, reason: str = "") -> list[OrderRow]:
+    """The one place row statuses change: checks the map, splits, records events.
+
+    A move of part of a row splits it: the moved units go to a new row that keeps
+    the original queue position and links to its origin. Bulk: three queries
+    whatever the number of moves. Callers hold the locks.
+    """
+    now = timezone.now()
+    updated, created, events = [], [], []
+    for move in moves:
+        row = move.row
+        from_status = row.status
+        if move.to not in ALLOWED_MOVES[from_status]:
+            raise InvalidTransition(row_id=row.pk, from_status=from_status, to_status=move.to)
+        quantity = row.quantity if move.quantity is None else move.quantity
+        if not 0 < quantity <= row.quantity:
+            raise NotAllowed(f"Row {row.pk} has {row.quantity} units; cannot move {quantity}.")
+        if move.to == RowStatus.ALLOCATED:
+            source_id = move.source_id
+        elif move.to in WAITING:
+            source_id = None
+        else:  # shipped and cancelled keep the source the units were at, if any
+            source_id = row.source_id
+        if quantity < row.quantity:
+            target = OrderRow(
+                order_id=row.order_id,
+                product_id=row.product_id,
+                status=move.to,
+                quantity=quantity,
+                source_id=source_id,
+                unit_price=row.unit_price,
+                queue_at=row.queue_at,
+                line_no=row.line_no,
+                split_from=row,
+                shipment=move.shipment,
+                promise_date=row.promise_date if move.to in WAITING else None,
+            )
+            row.quantity -= quantity
+            created.append(target)
+        else:
+            target = row
+            target.status, target.source_id, target.shipment = move.to, source_id, move.shipment
+        row.updated_at = now
+        updated.append(row)
+        events.append(
+            RowEvent(
+                row=target,
+                from_status=from_status,
+                to_status=move.to,
+                quantity=quantity,
+                source_id=source_id,
+                user=user,
+                reason=reason,
+                created_at=now,
+            )
+        )
+    OrderRow.objects.bulk_update(updated, ["status", "quantity", "source", "shipment", "updated_at"])
+    OrderRow.objects.bulk_create(created)
+    for event in events:
+        event.row_id = event.row.pk  # split rows got their keys just now
+    RowEvent.objects.bulk_create(events)
+    return [event.row for event in events]
+
+
+def _locked_rows(row_ids) -> list[OrderRow]:
+    return list(
+        OrderRow.objects.select_for_update(of=("self",))
+        .filter(pk__in=list(row_ids))
+        .select_related("order", "product", "source")
+        .order_by("pk")
+    )
+
+
+def _lock_rows_and_stock(row_ids) -> tuple[list[OrderRow], dict]:
+    """Lock the products and stock of these rows, then the rows, in that order."""
+    product_ids = OrderRow.objects.filter(pk__in=list(row_ids)).values_list("product_id", flat=True)
+    stocks = stock_lock(product_ids=list(product_ids))
+    return _locked_rows(row_ids), stocks
+
+
+# -- checkout -------------------------------------------------------------------------
+
+
+def _new_order_number() -> str:
+    # Unguessable, short and unambiguous to read out on the phone.
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "R-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _clean_lines(lines: list[CartLine]) -> list[CartLine]:
+    merged: dict[int, int] = defaultdict(int)
+    for line in lines:
+        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int):
+            raise CheckoutRefused(
+                [LineProblem(str(line.product_id), 0, None, "Quantity must be a whole number.")]
+            )
+        merged[line.product_id] += line.quantity
+    return [CartLine(pid, qty) for pid, qty in merged.items()]
+
+
+def _new_row(*, order, product, line_no, status, quantity, source_id=None) -> OrderRow:
+    return OrderRow(
+        order=order,
+        product=product,
+        status=status,
+        quantity=quantity,
+        source_id=source_id,
+        unit_price=product.price,  # the price is snapshotted on the row
+        queue_at=order.placed_at,
+        line_no=line_no,
+    )
+
+
+def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt.date | None = None) -> Order:
+    """Place an order in one transaction, or refuse it whole with every problem named.
+
+    Each line takes free stock from sources by priority (a row per source), and the
+    rest becomes backordered or pre-ordered when the product's policy and limits allow.
+    """
+    lines = _clean_lines(lines)
+    if not lines:
+        raise EmptyCart()
+    for line in lines:
+        if not 0 < line.quantity <= MAX_LINE_QUANTITY:
+            raise CheckoutRefused(
+                [
+                    LineProblem(
+                        str(line.product_id),
+                        line.quantity,
+                        None,
+                        f"Quantity must be between 1 and {MAX_LINE_QUANTITY}, got {line.quantity}.",
+                    )
+                ]
+            )
+    with transaction.atomic():
+        ids = [line.product_id for line in lines]
+        stocks = stock_lock(product_ids=ids)
+        products = Product.objects.in_bulk(ids)
+        found = availability_for_many(products=products.values(), today=today)
+        problems, decisions = [], []
+        for line in lines:
+            product = products.get(line.product_id)
+            if product is None:
+                problems.append(
+                    LineProblem("?", line.quantity, 0, "A product in your cart no longer exists.")
+                )
+                continue
+            decision = found[product.pk].decide(line.quantity)
+            if not decision.ok:
+                problems.append(LineProblem(product.name, line.quantity, decision.salable, decision.reason))
+            decisions.append((product, decision))
+        if problems:
+            raise CheckoutRefused(problems)
+
+        order = Order.objects.create(
+            number=_new_order_number(),
+            user=customer.user,
+            email=customer.email,
+            full_name=customer.full_name,
+            address=customer.address,
+        )
+        rows, takes = [], []
+        by_product: dict[int, list[Stock]] = defaultdict(list)
+        for stock in stocks.values():
+            if stock.source.is_active:
+                by_product[stock.product_id].append(stock)
+        for line_no, (product, decision) in enumerate(decisions, start=1):
+            new_row = partial(_new_row, order=order, product=product, line_no=line_no)
+            remaining = decision.from_stock
+            for stock in sorted(by_product[product.pk], key=lambda s: (s.source.priority, s.source_id)):
+                take = min(stock.free, remaining)
+                if take > 0:
+                    rows.append(new_row(status=RowStatus.ALLOCATED, quantity=take, source_id=stock.source_id))
+                    takes.append((stock, take))
+                    remaining -= take
+            if decision.backordered:
+                rows.append(new_row(status=RowStatus.BACKORDERED, quantity=decision.backordered))
+            if decision.preordered:
+                rows.append(new_row(status=RowStatus.PREORDERED, quantity=decision.preordered))
+        stock_allocate(takes=takes)
+        OrderRow.objects.bulk_create(rows)
+        RowEvent.objects.bulk_create(
+            RowEvent(
+                row=r,
+                from_status="",
+                to_status=r.status,
+                quantity=r.quantity,
+                source_id=r.source_id,
+                user=customer.user,
+                reason="Order placed",
+            )
+            for r in rows
+        )
+        order_placed.send(sender=Order, order=order, decisions=[d for _, d in decisions])
+    return order
+
+
+# -- after checkout ---------------------------------------------------------------------
+
+
+def row_cancel(
+    *, row_ids: list[int], user=None, by_customer: bool = False, reason: str = ""
+) -> list[OrderRow]:
+    """Cancel rows. Customers cancel waiting rows only; merchants any unshipped row.
+
+    Allocated units are released to free stock (and announced, so waiting rows get them).
+    """
+    with transaction.atomic():
+        rows, stocks = _lock_rows_and_stock(row_ids)
+        allowed = WAITING if by_customer else (*WAITING, RowStatus.ALLOCATED)
+        for row in rows:
+            if row.status not in allowed:
+                what = "waiting rows" if by_customer else "rows that have not shipped"
+                raise NotAllowed(
+                    f"{row.product.name}: this row is {row.get_status_display().lower()}; "
+                    f"only {what} can be cancelled."
+                )
+        releases = [
+            (stocks[(row.source_id, row.product_id)], row.quantity)
+            for row in rows
+            if row.status == RowStatus.ALLOCATED
+        ]
+        stock_release(releases=releases)
+        why = reason or ("Cancelled by customer" if by_customer else "Cancelled by merchant")
+        moved = rows_transition(moves=[Move(row, RowStatus.CANCELLED) for row in rows], user=user, reason=why)
+    return moved
+
+
+def row_release(*, row_id: int, user=None, reason: str = "Released by merchant") -> OrderRow:
+    """Merchant takes the units away from an allocated row: it waits again, in its place."""
+    with transaction.atomic():
+        rows, stocks = _lock_rows_and_stock([row_id])
+        row = rows[0]
+        if row.status != RowStatus.ALLOCATED:
+            raise InvalidTransition(row_id=row.pk, from_status=row.status, to_status=RowStatus.BACKORDERED)
+        stock_release(releases=[(stocks[(row.source_id, row.product_id)], row.quantity)])
+        return rows_transition(moves=[Move(row, RowStatus.BACKORDERED)], user=user, reason=reason)[0]
+
+
+def row_change_source(*, row_id: int, source: Source, user=None) -> OrderRow:
+    """Move an allocated row's units to another source that has them free."""
+    with transaction.atomic():
+        product_id = OrderRow.objects.values_list("product_id", flat=True).get(pk=row_id)
+        stocks = stock_lock(product_ids=[product_id], create_for=[(source.pk, product_id)])
+        row = _locked_rows([row_id])[0]
+        if row.status != RowStatus.ALLOCATED:
+            raise NotAllowed(f"Only allocated rows can move to another source; this one is {row.status}.")
+        if row.source_id == source.pk:
+            raise NotAllowed(f"The row is already at {source.name}.")
+        target = stocks[(source.pk, product_id)]
+        if not source.is_active or target.free < row.quantity:
+            raise NotEnoughFreeStock(
+                product=row.product.name, source=source.name, needed=row.quantity, free=target.free
+            )
+        old = stocks[(row.source_id, product_id)]
+        stock_release(releases=[(old, row.quantity)])
+        stock_allocate(takes=[(target, row.quantity)])
+        from_code = old.source.code
+        row.source = source
+        row.save(update_fields=["source", "updated_at"])
+        RowEvent.objects.create(
+            row=row,
+            from_status=RowStatus.ALLOCATED,
+            to_status=RowStatus.ALLOCATED,
+            quantity=row.quantity,
+            source=source,
+            user=user,
+            reason=f"Moved from {from_code} to {source.code}",
+        )
+    return row
+
+
+def shipment_create(*, order: Order, source: Source, row_ids: list[int] | None = None, user=None) -> Shipment:
+    """Ship the order's allocated rows at one source (all of them, or those named)."""
+    with transaction.atomic():
+        candidates = order.rows.filter(status=RowStatus.ALLOCATED, source=source)
+        if row_ids is not None:
+            candidates = candidates.filter(pk__in=row_ids)
+        rows, stocks = _lock_rows_and_stock(list(candidates.values_list("pk", flat=True)))
+        rows = [r for r in rows if r.status == RowStatus.ALLOCATED and r.source_id == source.pk]
+        if not rows:
+            raise NotAllowed(f"Order {order.number} has nothing allocated at {source.name} to ship.")
+        shipment = Shipment.objects.create(order=order, source=source, shipped_by=user)
+        stock_ship(
+            shipped=[(stocks[(r.source_id, r.product_id)], r.quantity) for r in rows],
+            reference=f"{order.number}/S{shipment.pk}",
+            user=user,
+        )
+        rows_transition(
+            moves=[Move(r, RowStatus.SHIPPED, shipment=shipment) for r in rows], user=user, reason="Shipped"
+        )
+    return shipment
