@@ -3,7 +3,7 @@
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from catalog.availability import Availability, StockFigures, availability
@@ -59,3 +59,20 @@ def availability_for_many(
 
 def availability_for(*, product: Product, today: dt.date | None = None) -> Availability:
     return availability_for_many(products=[product], today=today)[product.pk]
+
+
+def row_counts_by_status() -> list[dict]:
+    """Rows and units per status (Marello's "order items by status"), one query."""
+    totals = {
+        row["status"]: row
+        for row in OrderRow.objects.values("status").annotate(rows=Count("pk"), units=Sum("quantity"))
+    }
+    return [
+        {
+            "status": status,
+            "label": status.label,
+            "rows": totals.get(status, {}).get("rows", 0),
+            "units": totals.get(status, {}).get("units", 0) or 0,
+        }
+        for status in RowStatus
+    ]
