@@ -104,7 +104,9 @@ class OrderRow(models.Model):
         Source, null=True, blank=True, on_delete=models.PROTECT, related_name="order_rows"
     )
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
-    # Queue position: the order's time, then the customer's line; splits keep both.
+    # Queue position: the customer's tier (higher first), the order's time, then the
+    # customer's line; splits keep all three.
+    queue_tier = models.PositiveSmallIntegerField(default=0)
     queue_at = models.DateTimeField()
     line_no = models.PositiveIntegerField()
     split_from = models.ForeignKey(
@@ -120,7 +122,10 @@ class OrderRow(models.Model):
     class Meta:
         ordering = ["order_id", "line_no", "pk"]
         indexes = [
-            models.Index(fields=["product", "status", "queue_at", "order", "line_no"], name="row_queue"),
+            models.Index(
+                fields=["product", "status", "-queue_tier", "queue_at", "order", "line_no", "id"],
+                name="row_fifo_queue",
+            ),
             models.Index(fields=["status", "queue_at"], name="row_status_age"),
         ]
         constraints = [
@@ -150,6 +155,21 @@ class OrderRow(models.Model):
     @property
     def line_total(self):
         return self.unit_price * self.quantity
+
+
+QUEUE_ORDER = ("-queue_tier", "queue_at", "order_id", "line_no", "pk")
+
+
+class CustomerTier(models.Model):
+    """An optional priority tier: higher tiers are served first when stock returns."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tier")
+    priority = models.PositiveSmallIntegerField(
+        default=1, help_text="0 is everyone's default; higher tiers are served first."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} (tier {self.priority})"
 
 
 class RowEvent(models.Model):

@@ -1,0 +1,155 @@
+"""Checkout: one transaction that allocates stock, backorders or pre-orders the rest."""
+
+import datetime as dt
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+
+from catalog.models import Product
+from inventory.models import Stock
+from inventory.services import stock_allocate, stock_lock
+
+from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
+from ..models import CustomerTier, Order, OrderRow, RowEvent, RowStatus
+from ..selectors import availability_for_many
+from ..signals import order_placed
+
+MAX_LINE_QUANTITY = 10_000  # more than any real basket; refuses 10^9 before any work
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str
+    full_name: str
+    address: str
+    user: object = None
+
+
+def _new_order_number() -> str:
+    # Unguessable, short and unambiguous to read out on the phone.
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "R-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _clean_lines(lines: list[CartLine]) -> list[CartLine]:
+    merged: dict[int, int] = defaultdict(int)
+    for line in lines:
+        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int):
+            raise CheckoutRefused(
+                [LineProblem(str(line.product_id), 0, None, "Quantity must be a whole number.")]
+            )
+        merged[line.product_id] += line.quantity
+    return [CartLine(pid, qty) for pid, qty in merged.items()]
+
+
+def _new_row(*, order, product, line_no, tier, status, quantity, source_id=None) -> OrderRow:
+    return OrderRow(
+        order=order,
+        product=product,
+        status=status,
+        quantity=quantity,
+        source_id=source_id,
+        unit_price=product.price,  # the price is snapshotted on the row
+        queue_tier=tier,
+        queue_at=order.placed_at,
+        line_no=line_no,
+    )
+
+
+def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt.date | None = None) -> Order:
+    """Place an order in one transaction, or refuse it whole with every problem named.
+
+    Each line takes free stock from sources by priority (a row per source), and the
+    rest becomes backordered or pre-ordered when the product's policy and limits allow.
+    """
+    lines = _clean_lines(lines)
+    if not lines:
+        raise EmptyCart()
+    for line in lines:
+        if not 0 < line.quantity <= MAX_LINE_QUANTITY:
+            raise CheckoutRefused(
+                [
+                    LineProblem(
+                        str(line.product_id),
+                        line.quantity,
+                        None,
+                        f"Quantity must be between 1 and {MAX_LINE_QUANTITY}, got {line.quantity}.",
+                    )
+                ]
+            )
+    with transaction.atomic():
+        ids = [line.product_id for line in lines]
+        stocks = stock_lock(product_ids=ids)
+        products = Product.objects.in_bulk(ids)
+        found = availability_for_many(products=products.values(), today=today)
+        problems, decisions = [], []
+        for line in lines:
+            product = products.get(line.product_id)
+            if product is None:
+                problems.append(
+                    LineProblem("?", line.quantity, 0, "A product in your cart no longer exists.")
+                )
+                continue
+            decision = found[product.pk].decide(line.quantity)
+            if not decision.ok:
+                problems.append(LineProblem(product.name, line.quantity, decision.salable, decision.reason))
+            decisions.append((product, decision))
+        if problems:
+            raise CheckoutRefused(problems)
+
+        order = Order.objects.create(
+            number=_new_order_number(),
+            user=customer.user,
+            email=customer.email,
+            full_name=customer.full_name,
+            address=customer.address,
+        )
+        tier = 0
+        if customer.user is not None:
+            tier = (
+                CustomerTier.objects.filter(user=customer.user).values_list("priority", flat=True).first()
+                or 0
+            )
+        rows, takes = [], []
+        by_product: dict[int, list[Stock]] = defaultdict(list)
+        for stock in stocks.values():
+            if stock.source.is_active:
+                by_product[stock.product_id].append(stock)
+        for line_no, (product, decision) in enumerate(decisions, start=1):
+            new_row = partial(_new_row, order=order, product=product, line_no=line_no, tier=tier)
+            remaining = decision.from_stock
+            for stock in sorted(by_product[product.pk], key=lambda s: (s.source.priority, s.source_id)):
+                take = min(stock.free, remaining)
+                if take > 0:
+                    rows.append(new_row(status=RowStatus.ALLOCATED, quantity=take, source_id=stock.source_id))
+                    takes.append((stock, take))
+                    remaining -= take
+            if decision.backordered:
+                rows.append(new_row(status=RowStatus.BACKORDERED, quantity=decision.backordered))
+            if decision.preordered:
+                rows.append(new_row(status=RowStatus.PREORDERED, quantity=decision.preordered))
+        stock_allocate(takes=takes)
+        OrderRow.objects.bulk_create(rows)
+        RowEvent.objects.bulk_create(
+            RowEvent(
+                row=r,
+                from_status="",
+                to_status=r.status,
+                quantity=r.quantity,
+                source_id=r.source_id,
+                user=customer.user,
+                reason="Order placed",
+            )
+            for r in rows
+        )
+        order_placed.send(sender=Order, order=order, decisions=[d for _, d in decisions])
+    return order
