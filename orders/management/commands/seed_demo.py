@@ -1,0 +1,301 @@
+"""Demo data: sources, global settings, ~20 products in every availability state, an admin.
+
+Idempotent, so scripts/demo.sh runs it on every start: what exists is left as the
+merchant left it (products and sources by SKU / code, the admin by username) and
+opening stock is received through inventory.services with fixed references, so a
+rerun adds no units.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from catalog.models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, PartialAllocation, Product
+from inventory.models import Source
+from inventory.services import ReceiptLine, stock_receive_many
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "restock-demo"  # noqa: S105 - a demo login, printed on purpose
+
+SOURCES = [
+    {"code": "main", "name": "Main warehouse", "priority": 1},
+    {"code": "overflow", "name": "Overflow warehouse", "priority": 2},
+    {"code": "supplier", "name": "Supplier drop-ship", "priority": 9},
+]
+
+GLOBAL_SETTINGS = {"backorders": Backorders.NO, "low_stock_threshold": 3}
+
+# "policy" overrides the global setting (its "use global" flag is turned off);
+# "stock" is opening stock per source code; *_in_days are relative to today.
+PRODUCTS: list[dict] = [
+    # In stock, plenty, split across two sources.
+    {
+        "sku": "STRAP-CANVAS",
+        "name": "Waxed Canvas Camera Strap",
+        "price": "34.00",
+        "description": "Hand-waxed cotton canvas with vegetable-tanned leather ends. Fits most cameras.",
+        "stock": {"main": 40, "overflow": 25},
+    },
+    {
+        "sku": "MUG-ENAMEL-12",
+        "name": "Enamel Camp Mug, 12 oz",
+        "price": "18.50",
+        "description": "Speckled enamel over steel; goes from the campfire to the dishwasher.",
+        "stock": {"main": 60, "overflow": 30},
+    },
+    {
+        "sku": "NOTEBOOK-A5-DOT",
+        "name": "A5 Dot-Grid Notebook",
+        "price": "14.00",
+        "description": "192 numbered pages of 100 gsm paper that takes fountain pen ink without bleeding.",
+        "stock": {"main": 120, "overflow": 80},
+    },
+    {
+        "sku": "PLANTER-15",
+        "name": "Speckled Ceramic Planter, 15 cm",
+        "price": "27.00",
+        "description": "Stoneware planter with drainage hole and saucer, glazed by hand.",
+        "stock": {"main": 45, "overflow": 10},
+    },
+    {
+        "sku": "KNIFE-PARING",
+        "name": "Carbon Steel Paring Knife",
+        "price": "42.00",
+        "description": "A 9 cm blade of high-carbon steel on a walnut handle. Takes a razor edge.",
+        "stock": {"main": 18},
+    },
+    # In stock only at the supplier (drop-shipped).
+    {
+        "sku": "DESK-OAK-140",
+        "name": "Solid Oak Standing Desk",
+        "price": "890.00",
+        "description": "140 × 70 cm oiled oak top on a dual-motor frame. Ships from the maker.",
+        "stock": {"supplier": 25},
+    },
+    # Low stock: "Only N left" (free <= the global low-stock threshold of 3).
+    {
+        "sku": "TEA-SENCHA-100",
+        "name": "First Flush Sencha, 100 g",
+        "price": "16.00",
+        "description": "Spring harvest green tea from Shizuoka, steamed lightly. Grassy and sweet.",
+        "stock": {"main": 2},
+    },
+    {
+        "sku": "CANDLE-CEDAR",
+        "name": "Cedar & Smoke Soy Candle",
+        "price": "29.00",
+        "description": "Soy wax, cotton wick, 50 hours of burn time. Smells like a cabin in October.",
+        "stock": {"main": 1, "overflow": 2},
+    },
+    # Backorders allowed silently, no limit.
+    {
+        "sku": "KETTLE-GOOSENECK",
+        "name": "Gooseneck Pour-Over Kettle",
+        "price": "69.00",
+        "description": "1 l stainless kettle with a thermometer in the lid and a slow, precise spout.",
+        "policy": {"backorders": Backorders.ALLOW},
+    },
+    # Backorders allowed, partly in stock: a large order is part stock, part backorder.
+    {
+        "sku": "GRINDER-HAND",
+        "name": "Ceramic Burr Hand Grinder",
+        "price": "58.00",
+        "description": "Conical ceramic burrs with 18 click settings, from espresso to French press.",
+        "policy": {"backorders": Backorders.ALLOW},
+        "stock": {"main": 2},
+    },
+    # Backorders with notice, a running limit and a cap per order.
+    {
+        "sku": "HEADPHONES-OPEN",
+        "name": "Open-Back Studio Headphones",
+        "price": "249.00",
+        "description": "Open-back dynamic drivers for mixing and long listening sessions. Cable included.",
+        "policy": {
+            "backorders": Backorders.ALLOW_NOTIFY,
+            "backorder_limit": 10,
+            "max_backorder_per_order": 3,
+        },
+    },
+    # Backorders with notice, a longer lead time, and rows that wait until whole.
+    {
+        "sku": "GAME-TIDEWATER",
+        "name": "Tidewater — Strategy Board Game",
+        "price": "55.00",
+        "description": "Two to four harbour masters race the tide. Second printing on its way.",
+        "policy": {
+            "backorders": Backorders.ALLOW_NOTIFY,
+            "lead_time_days": 30,
+            "partial_allocation": PartialAllocation.WAIT,
+        },
+    },
+    # Backorders with a manual expected-restock date and a custom label and note.
+    {
+        "sku": "BIKE-LIGHT-SET",
+        "name": "USB-C Bike Light Set",
+        "price": "39.00",
+        "description": "400 lumen front, 60 lumen rear, both charged over USB-C. Clips on without tools.",
+        "policy": {"backorders": Backorders.ALLOW},
+        "expected_restock_in_days": 21,
+        "backorder_label": "Backorder now",
+        "backorder_note": "Backorder now — ships in ~{days} days",
+    },
+    # Pre-order with a future release date, a pre-order limit and custom wording.
+    {
+        "sku": "LP-NIGHTFALL",
+        "name": "Nightfall — Limited Vinyl LP",
+        "price": "32.00",
+        "description": "180 g smoke-coloured vinyl, numbered sleeve, pressing limited to 500 copies.",
+        "preorder_enabled": True,
+        "release_in_days": 45,
+        "preorder_limit": 50,
+        "preorder_label": "Reserve your copy",
+        "preorder_note": "Limited pressing: ships on release day, one of 50 pre-order copies.",
+    },
+    # Pre-order with a future release date, no limit; the stock is already in.
+    {
+        "sku": "BOOK-FORAGER",
+        "name": "The Urban Forager's Field Guide (Hardcover)",
+        "price": "28.00",
+        "description": "240 plants you can find, name and cook between the pavement cracks.",
+        "preorder_enabled": True,
+        "release_in_days": 20,
+        "stock": {"main": 40},
+    },
+    # Pre-order whose release date has passed: now a normal product.
+    {
+        "sku": "KEYBOARD-TKL75",
+        "name": "75% Mechanical Keyboard Kit",
+        "price": "149.00",
+        "description": "Gasket-mounted aluminium case, hot-swap sockets, south-facing RGB.",
+        "preorder_enabled": True,
+        "release_in_days": -10,
+        "stock": {"main": 30},
+    },
+    # Safety stock: 10 on hand, 4 held back, 6 for sale.
+    {
+        "sku": "LENS-35MM",
+        "name": "35mm f/1.8 Prime Lens",
+        "price": "379.00",
+        "description": "Fast, quiet autofocus and a close focus of 25 cm. The lens that stays on.",
+        "policy": {"safety_stock": 4},
+        "stock": {"main": 6, "overflow": 4},
+    },
+    # Not sellable: every free unit is held back as safety stock.
+    {
+        "sku": "SOCKS-HIKE-3",
+        "name": "Merino Hiking Socks, 3-Pack",
+        "price": "36.00",
+        "description": "Cushioned merino blend with a reinforced heel. Sizes 39–46.",
+        "policy": {"safety_stock": 3},
+        "stock": {"main": 3},
+    },
+    # Not sellable: out of stock and backorders off (the global default).
+    {
+        "sku": "POSTER-ALPS",
+        "name": "Vintage Alps Travel Poster",
+        "price": "24.00",
+        "description": "50 × 70 cm giclée print of a 1930s railway poster on matte archival paper.",
+    },
+    # Not sellable: inactive.
+    {
+        "sku": "SCARF-MERINO",
+        "name": "Merino Wool Scarf (Last Season)",
+        "price": "45.00",
+        "description": "Discontinued colourway, kept for order history.",
+        "is_active": False,
+        "stock": {"main": 5},
+    },
+]
+
+
+def product_fields(data: dict, *, today: dt.date) -> dict:
+    """Model field values of one PRODUCTS entry."""
+    fields = {
+        key: value
+        for key, value in data.items()
+        if key not in {"sku", "policy", "stock", "release_in_days", "expected_restock_in_days"}
+    }
+    fields["slug"] = slugify(data["name"])
+    fields["price"] = Decimal(data["price"])
+    for name, value in data.get("policy", {}).items():
+        if name not in POLICY_FIELD_NAMES:
+            raise ValueError(f"{data['sku']}: unknown policy setting {name!r}")
+        fields[name] = value
+        fields[f"use_global_{name}"] = False
+    if "release_in_days" in data:
+        fields["release_date"] = today + dt.timedelta(days=data["release_in_days"])
+    if "expected_restock_in_days" in data:
+        fields["expected_restock_date"] = today + dt.timedelta(days=data["expected_restock_in_days"])
+    return fields
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo shop: sources, global settings, ~20 products in every availability state "
+        f"and an admin login ({ADMIN_USERNAME} / {ADMIN_PASSWORD}). Safe to rerun: creates only what "
+        "is missing and receives each opening stock once."
+    )
+
+    def handle(self, *args, **options):
+        today = timezone.localdate()
+        with transaction.atomic():
+            _, settings_created = GlobalSettings.objects.get_or_create(
+                pk=GlobalSettings.singleton_instance_id, defaults=GLOBAL_SETTINGS
+            )
+            sources, new_sources = {}, 0
+            for data in SOURCES:
+                source, created = Source.objects.get_or_create(
+                    code=data["code"], defaults={k: v for k, v in data.items() if k != "code"}
+                )
+                sources[source.code] = source
+                new_sources += created
+            lines, new_products = [], 0
+            for data in PRODUCTS:
+                product, created = Product.objects.get_or_create(
+                    sku=data["sku"], defaults=product_fields(data, today=today)
+                )
+                new_products += created
+                lines += [
+                    ReceiptLine(
+                        source=sources[code],
+                        product=product,
+                        quantity=quantity,
+                        reference=f"DEMO-OPENING-{product.sku}",
+                    )
+                    for code, quantity in data.get("stock", {}).items()
+                ]
+            received = sum(r.created for r in stock_receive_many(lines=lines))
+            admin_created = self._admin_ensure()
+
+        self.stdout.write(
+            f"Sources: {len(sources)} ({new_sources} new). Products: {len(PRODUCTS)} ({new_products} new). "
+            f"Opening stock receipts: {len(lines)} ({received} new). "
+            f"Global settings {'created' if settings_created else 'kept as they were'}."
+        )
+        site = settings.SITE_URL.rstrip("/")
+        password = ADMIN_PASSWORD if admin_created else f"{ADMIN_PASSWORD} (unless you changed it)"
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nDemo shop ready.\n"
+                f"  Shop:     {site}/\n"
+                f"  Admin:    {site}/admin/\n"
+                f"  Username: {ADMIN_USERNAME}\n"
+                f"  Password: {password}\n"
+            )
+        )
+
+    def _admin_ensure(self) -> bool:
+        """Create the demo superuser once; an existing one is left alone."""
+        users = get_user_model().objects
+        if users.filter(username=ADMIN_USERNAME).exists():
+            return False
+        users.create_superuser(
+            username=ADMIN_USERNAME, email="admin@restock.invalid", password=ADMIN_PASSWORD
+        )
+        return True

@@ -1,0 +1,307 @@
+"""Settings from the environment: embedded defaults, production refusals, check --deploy.
+
+Each case runs Django in a subprocess with a controlled environment, so the
+settings of this test process stay untouched and nothing leaks in from the
+shell running the tests (DATABASE_URL, CELERY_BROKER_URL, EMAIL_URL...).
+"""
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_DIR = ROOT / "config" / "settings"
+ENV_EXAMPLE = ROOT / ".env.example"
+
+pytestmark = pytest.mark.skipif(
+    (ROOT / ".env").exists(),
+    reason=".env exists and fills unset variables: these tests need the bare environment",
+)
+
+# The variables the task promises to document; the settings may read more.
+PROMISED = {
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "EMAIL_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DEFAULT_FROM_EMAIL",
+    "MERCHANT_EMAILS",
+    "SITE_URL",
+    "TIME_ZONE",
+    "CONN_MAX_AGE",
+    "CELERY_BROKER_CONNECTION_TIMEOUT",
+    "RESTOCK_IMPORT_DIR",
+    "RESTOCK_MAX_QUANTITY",
+    "LOG_LEVEL",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_PRELOAD",
+}
+
+
+def names_read_in_settings() -> set[str]:
+    """Every NAME in env("NAME", ...) / env.cast("NAME", ...) under config/settings."""
+    pattern = re.compile(r"""\benv(?:\.\w+)?\(\s*["']([A-Z][A-Z0-9_]*)["']""")
+    return {name for path in SETTINGS_DIR.glob("*.py") for name in pattern.findall(path.read_text())}
+
+
+def env_example() -> tuple[dict[str, str], set[str]]:
+    """(active assignments, every documented name) of .env.example."""
+    active, documented = {}, set()
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if match := re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line):
+            value = match[2]
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            active[match[1]] = value
+            documented.add(match[1])
+        elif match := re.match(r"^#\s*(?:prod:\s*)?([A-Z][A-Z0-9_]*)=", line):
+            documented.add(match[1])
+    return active, documented
+
+
+CONTROLLED = names_read_in_settings() | PROMISED | {"DJANGO_SETTINGS_MODULE"}
+
+
+def run(module: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run python with ARGS in the project, with only the given settings variables set."""
+    clean = {k: v for k, v in os.environ.items() if k not in CONTROLLED}
+    clean.update(env or {}, DJANGO_SETTINGS_MODULE=module)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+PRINT_SETTINGS = """
+import json
+import django
+django.setup()
+from django.conf import settings as s
+from config.celery_app import app
+db = s.DATABASES["default"]
+print(json.dumps({
+    "DEBUG": s.DEBUG,
+    "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
+    "CSRF_TRUSTED_ORIGINS": s.CSRF_TRUSTED_ORIGINS,
+    "DB_ENGINE": db["ENGINE"],
+    "DB_NAME": str(db["NAME"]),
+    "DB_HOST": db.get("HOST"),
+    "DB_PORT": db.get("PORT"),
+    "CONN_MAX_AGE": db["CONN_MAX_AGE"],
+    "CELERY_BROKER_URL": s.CELERY_BROKER_URL,
+    "CELERY_TASK_ALWAYS_EAGER": s.CELERY_TASK_ALWAYS_EAGER,
+    "celery_app_eager": app.conf.task_always_eager,
+    "CELERY_BROKER_CONNECTION_TIMEOUT": s.CELERY_BROKER_CONNECTION_TIMEOUT,
+    "EMAIL_BACKEND": s.EMAIL_BACKEND,
+    "EMAIL_HOST": s.EMAIL_HOST,
+    "EMAIL_PORT": s.EMAIL_PORT,
+    "EMAIL_HOST_USER": s.EMAIL_HOST_USER,
+    "EMAIL_HOST_PASSWORD": s.EMAIL_HOST_PASSWORD,
+    "EMAIL_USE_TLS": s.EMAIL_USE_TLS,
+    "EMAIL_USE_SSL": s.EMAIL_USE_SSL,
+    "DEFAULT_FROM_EMAIL": s.DEFAULT_FROM_EMAIL,
+    "MERCHANT_EMAILS": s.MERCHANT_EMAILS,
+    "SITE_URL": s.SITE_URL,
+    "TIME_ZONE": s.TIME_ZONE,
+    "RESTOCK_IMPORT_DIR": str(s.RESTOCK_IMPORT_DIR),
+    "RESTOCK_MAX_QUANTITY": s.RESTOCK_MAX_QUANTITY,
+    "LOG_LEVEL": s.LOGGING["root"]["level"],
+    "SECRET_KEY": s.SECRET_KEY,
+    "SECURE_SSL_REDIRECT": s.SECURE_SSL_REDIRECT,
+    "SECURE_HSTS_SECONDS": s.SECURE_HSTS_SECONDS,
+    "SESSION_COOKIE_SECURE": s.SESSION_COOKIE_SECURE,
+}))
+"""
+
+
+def settings_of(module: str, **env: str) -> dict:
+    result = run(module, ["-c", PRINT_SETTINGS], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "shop.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        **extra,
+    }
+
+
+# -- .env.example ------------------------------------------------------------------
+
+
+def test_env_example_documents_every_variable_the_settings_read():
+    read = names_read_in_settings()
+    _, documented = env_example()
+    assert read >= PROMISED, f"promised but not read: {sorted(PROMISED - read)}"
+    assert read <= documented, f"read in config/settings but not in .env.example: {sorted(read - documented)}"
+    assert documented <= read, f"in .env.example but read nowhere: {sorted(documented - read)}"
+
+
+def test_env_example_active_values_are_the_development_defaults():
+    """Copying .env.example to .env changes nothing until it is edited."""
+    active, _ = env_example()
+    assert "SECRET_KEY" in active and "DATABASE_URL" not in active
+    assert settings_of("config.settings.local", **active) == settings_of("config.settings.local")
+
+
+def test_env_example_gives_each_variable_a_comment():
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^[A-Z][A-Z0-9_]*=", line):
+            assert lines[i - 1].startswith("#"), f"no comment above {line!r}"
+
+
+# -- embedded defaults ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("module", "debug"), [("config.settings.base", False), ("config.settings.local", True)]
+)
+def test_embedded_defaults(module, debug):
+    s = settings_of(module)
+    assert s["DEBUG"] is debug
+    assert s["DB_ENGINE"] == "django.db.backends.sqlite3"
+    assert s["DB_NAME"] == str(ROOT / "db.sqlite3")
+    assert s["CELERY_BROKER_URL"] == ""
+    assert s["CELERY_TASK_ALWAYS_EAGER"] is True
+    assert s["celery_app_eager"] is True
+    assert s["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert s["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost"]
+    assert s["SITE_URL"] == "http://127.0.0.1:8000"
+    assert s["RESTOCK_IMPORT_DIR"] == str(ROOT / "var" / "restock-inbox")
+    assert s["SECRET_KEY"].startswith("django-insecure")
+
+
+def test_database_url_chooses_the_database(tmp_path):
+    s = settings_of("config.settings.local", DATABASE_URL="postgres://shop:pw@db.example.com:5433/restock")
+    assert (s["DB_ENGINE"], s["DB_NAME"]) == ("django.db.backends.postgresql", "restock")
+    assert (s["DB_HOST"], s["DB_PORT"]) == ("db.example.com", 5433)
+    path = tmp_path / "elsewhere.sqlite3"
+    s = settings_of("config.settings.local", DATABASE_URL=f"sqlite:///{path}", CONN_MAX_AGE="60")
+    assert (s["DB_ENGINE"], s["DB_NAME"], s["CONN_MAX_AGE"]) == ("django.db.backends.sqlite3", str(path), 60)
+
+
+def test_a_broker_turns_eager_tasks_off():
+    s = settings_of("config.settings.local", CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
+    assert s["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/0"
+    assert s["CELERY_TASK_ALWAYS_EAGER"] is False
+    assert s["celery_app_eager"] is False
+
+
+def test_smtp_email_url():
+    s = settings_of("config.settings.local", EMAIL_URL="smtp://mail.example.com:2525")
+    assert s["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (s["EMAIL_HOST"], s["EMAIL_PORT"], s["EMAIL_USE_TLS"]) == ("mail.example.com", 2525, False)
+
+
+def test_smtp_tls_email_url_with_login():
+    s = settings_of(
+        "config.settings.local", EMAIL_URL="smtp+tls://shop%40example.com:p%40ss@smtp.example.com:587"
+    )
+    assert s["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (s["EMAIL_HOST"], s["EMAIL_PORT"]) == ("smtp.example.com", 587)
+    assert (s["EMAIL_HOST_USER"], s["EMAIL_HOST_PASSWORD"]) == ("shop@example.com", "p@ss")
+    assert (s["EMAIL_USE_TLS"], s["EMAIL_USE_SSL"]) == (True, False)
+
+
+def test_every_other_knob_comes_from_the_environment(tmp_path):
+    s = settings_of(
+        "config.settings.local",
+        DEBUG="False",
+        ALLOWED_HOSTS="a.example,b.example",
+        CSRF_TRUSTED_ORIGINS="https://a.example",
+        DEFAULT_FROM_EMAIL="Shop <shop@a.example>",
+        MERCHANT_EMAILS="x@a.example,y@a.example",
+        SITE_URL="https://a.example",
+        TIME_ZONE="Europe/Berlin",
+        CELERY_BROKER_CONNECTION_TIMEOUT="7.5",
+        RESTOCK_IMPORT_DIR=str(tmp_path / "inbox"),
+        RESTOCK_MAX_QUANTITY="500",
+        LOG_LEVEL="WARNING",
+    )
+    assert s["DEBUG"] is False
+    assert s["ALLOWED_HOSTS"] == ["a.example", "b.example"]
+    assert s["CSRF_TRUSTED_ORIGINS"] == ["https://a.example"]
+    assert s["DEFAULT_FROM_EMAIL"] == "Shop <shop@a.example>"
+    assert s["MERCHANT_EMAILS"] == ["x@a.example", "y@a.example"]
+    assert (s["SITE_URL"], s["TIME_ZONE"]) == ("https://a.example", "Europe/Berlin")
+    assert s["CELERY_BROKER_CONNECTION_TIMEOUT"] == 7.5
+    assert s["RESTOCK_IMPORT_DIR"] == str(tmp_path / "inbox")
+    assert (s["RESTOCK_MAX_QUANTITY"], s["LOG_LEVEL"]) == (500, "WARNING")
+
+
+# -- production ----------------------------------------------------------------------
+
+
+def check(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+    return run("config.settings.production", ["manage.py", "check", *extra], env)
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    env = production_env(tmp_path)
+    del env["SECRET_KEY"]
+    result = check(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Set the SECRET_KEY environment variable" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("django-insecure-local-development-only", id="development-default"),
+        pytest.param("django-insecure-" + secrets.token_urlsafe(60), id="django-insecure-prefix"),
+        pytest.param(secrets.token_urlsafe(20), id="short"),
+        pytest.param("ab" * 40, id="not-random"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_production_refuses_a_weak_secret_key(tmp_path, key):
+    result = check(production_env(tmp_path, SECRET_KEY=key))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be a long random value in production." in result.stderr
+
+
+def test_production_requires_allowed_hosts(tmp_path):
+    env = production_env(tmp_path)
+    del env["ALLOWED_HOSTS"]
+    result = check(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Set the ALLOWED_HOSTS environment variable" in result.stderr
+
+
+def test_production_check_deploy_passes_with_no_warnings(tmp_path):
+    result = check(production_env(tmp_path), "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "WARNING" not in result.stderr
+
+
+def test_check_deploy_would_catch_a_warning(tmp_path):
+    """The test above can fail: turning HSTS off is reported as a warning."""
+    result = check(production_env(tmp_path, SECURE_HSTS_SECONDS="0"), "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+    assert "security.W004" in result.stdout + result.stderr
+
+
+def test_production_is_never_debug_and_secure(tmp_path):
+    s = settings_of(
+        "config.settings.production",
+        **production_env(tmp_path, DEBUG="True", CELERY_BROKER_URL="redis://127.0.0.1:6379/0"),
+    )
+    assert s["DEBUG"] is False
+    assert s["ALLOWED_HOSTS"] == ["shop.example.com"]
+    assert (s["SECURE_SSL_REDIRECT"], s["SESSION_COOKIE_SECURE"]) == (True, True)
+    assert s["SECURE_HSTS_SECONDS"] >= 31536000
+    assert (s["CELERY_TASK_ALWAYS_EAGER"], s["celery_app_eager"]) == (False, False)

@@ -1,0 +1,276 @@
+"""manage.py seed_demo: every promised availability state, the admin login, idempotent reruns."""
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db.models import Sum
+from django.utils import timezone
+
+from catalog.availability import Badge, Outcome
+from catalog.models import Backorders, GlobalSettings, Product
+from catalog.selectors import GLOBAL, PRODUCT, product_policy
+from inventory.models import Source, Stock, StockMovement
+from inventory.selectors import stock_drift
+from orders.selectors import availability_for
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def state(sku: str):
+    return availability_for(product=Product.objects.get(sku=sku))
+
+
+def on_hand(sku: str) -> dict[str, int]:
+    return dict(Stock.objects.filter(product__sku=sku).values_list("source__code", "on_hand"))
+
+
+@pytest.fixture
+def seeded() -> str:
+    return seed()
+
+
+def test_sources_by_priority_and_global_settings(seeded):
+    assert list(Source.objects.values_list("code", "priority", "is_active")) == [
+        ("main", 1, True),
+        ("overflow", 2, True),
+        ("supplier", 9, True),
+    ]
+    defaults = GlobalSettings.get_solo()
+    assert defaults.backorders == Backorders.NO
+    assert defaults.low_stock_threshold == 3
+
+
+def test_about_twenty_real_looking_products(seeded):
+    products = list(Product.objects.all())
+    assert 18 <= len(products) <= 24
+    for product in products:
+        assert product.name and not product.name.startswith("Product ")
+        assert product.slug and product.description
+        assert product.price > 0
+
+
+def test_in_stock_plenty_split_across_two_sources(seeded):
+    a = state("STRAP-CANVAS")
+    assert a.badge() == (Badge.IN_STOCK, "In stock")
+    assert on_hand("STRAP-CANVAS") == {"main": 40, "overflow": 25}
+    decision = a.decide(50)  # more than one source holds
+    assert decision.outcome == Outcome.IN_STOCK
+    assert (decision.free, decision.from_stock) == (65, 50)
+
+
+def test_drop_ship_source_holds_stock(seeded):
+    assert on_hand("DESK-OAK-140") == {"supplier": 25}
+    assert state("DESK-OAK-140").badge()[0] == Badge.IN_STOCK
+
+
+@pytest.mark.parametrize(("sku", "left"), [("TEA-SENCHA-100", 2), ("CANDLE-CEDAR", 3)])
+def test_low_stock_only_n_left(seeded, sku, left):
+    a = state(sku)
+    assert a.badge() == (Badge.LOW_STOCK, f"Only {left} left")
+    assert a.decide(left).outcome == Outcome.IN_STOCK
+    refused = a.decide(left + 1)
+    assert refused.outcome == Outcome.REFUSED
+    assert f"Only {left}" in refused.reason
+
+
+def test_low_stock_counts_both_sources(seeded):
+    assert on_hand("CANDLE-CEDAR") == {"main": 1, "overflow": 2}
+
+
+def test_backorder_allowed_without_limit(seeded):
+    a = state("KETTLE-GOOSENECK")
+    assert a.policy.backorders == Backorders.ALLOW
+    assert a.policy.origin("backorders") == PRODUCT
+    assert a.badge() == (Badge.BACKORDER, "Available on backorder")
+    decision = a.decide(500)
+    assert decision.outcome == Outcome.BACKORDER
+    assert decision.backordered == 500
+    assert decision.headroom is None
+    assert decision.notify_customer is False
+
+
+def test_backorder_partly_in_stock(seeded):
+    a = state("GRINDER-HAND")
+    assert a.badge() == (Badge.LOW_STOCK, "Only 2 left")
+    decision = a.decide(5)
+    assert decision.outcome == Outcome.PARTIAL
+    assert (decision.from_stock, decision.backordered) == (2, 3)
+
+
+def test_backorder_notify_with_limit_and_per_order_cap(seeded):
+    a = state("HEADPHONES-OPEN")
+    assert a.policy.backorders == Backorders.ALLOW_NOTIFY
+    assert (a.policy.backorder_limit, a.policy.max_backorder_per_order) == (10, 3)
+    assert a.badge() == (Badge.BACKORDER, "Available on backorder")
+    ok = a.decide(3)
+    assert ok.outcome == Outcome.BACKORDER
+    assert ok.notify_customer is True
+    assert ok.headroom == 10
+    refused = a.decide(4)
+    assert refused.outcome == Outcome.REFUSED
+    assert "at most 3 per order" in refused.reason
+
+
+def test_backorder_with_other_overrides(seeded):
+    policy = state("GAME-TIDEWATER").policy
+    assert (policy.lead_time_days, policy.partial_allocation) == (30, "wait")
+    assert policy.origin("lead_time_days") == PRODUCT
+    assert policy.origin("low_stock_threshold") == GLOBAL
+
+
+def test_backorder_with_expected_restock_date_and_custom_wording(seeded):
+    product = Product.objects.get(sku="BIKE-LIGHT-SET")
+    assert product.expected_restock_date == timezone.localdate() + dt.timedelta(days=21)
+    assert product.backorder_label == "Backorder now"
+    assert product.backorder_note.format(days=21) == "Backorder now — ships in ~21 days"
+    a = availability_for(product=product)
+    assert a.badge()[0] == Badge.BACKORDER
+    assert a.decide(2).outcome == Outcome.BACKORDER
+
+
+def test_preorder_with_future_release_limit_and_wording(seeded):
+    product = Product.objects.get(sku="LP-NIGHTFALL")
+    assert product.release_date > timezone.localdate()
+    assert product.preorder_limit == 50
+    assert product.preorder_label and product.preorder_note
+    a = availability_for(product=product)
+    assert a.badge() == (Badge.PREORDER, f"Pre-order — releases {product.release_date:%d %b %Y}")
+    assert a.decide(50).outcome == Outcome.PREORDER
+    assert a.decide(51).outcome == Outcome.REFUSED
+
+
+def test_preorder_without_limit_holds_stock_until_release(seeded):
+    a = state("BOOK-FORAGER")
+    assert on_hand("BOOK-FORAGER") == {"main": 40}
+    assert a.badge()[0] == Badge.PREORDER
+    decision = a.decide(3)
+    assert (decision.outcome, decision.preordered, decision.from_stock) == (Outcome.PREORDER, 3, 0)
+
+
+def test_preorder_past_release_is_a_normal_product(seeded):
+    product = Product.objects.get(sku="KEYBOARD-TKL75")
+    assert product.preorder_enabled
+    assert product.release_date < timezone.localdate()
+    a = availability_for(product=product)
+    assert a.badge() == (Badge.IN_STOCK, "In stock")
+    assert a.decide(2).outcome == Outcome.IN_STOCK
+
+
+def test_safety_stock_held_back(seeded):
+    a = state("LENS-35MM")
+    assert a.policy.safety_stock == 4
+    assert a.figures.free == 10
+    assert a.stock_salable == 6
+    assert a.badge()[0] == Badge.IN_STOCK
+    assert a.decide(7).outcome == Outcome.REFUSED
+
+
+def test_not_sellable_all_stock_held_as_safety_stock(seeded):
+    a = state("SOCKS-HIKE-3")
+    assert a.figures.free == 3
+    assert a.badge() == (Badge.OUT_OF_STOCK, "Out of stock")
+    assert a.decide(1).outcome == Outcome.REFUSED
+
+
+def test_not_sellable_out_of_stock_with_backorders_off(seeded):
+    product = Product.objects.get(sku="POSTER-ALPS")
+    assert product_policy(product=product).origin("backorders") == GLOBAL
+    a = availability_for(product=product)
+    assert a.badge() == (Badge.OUT_OF_STOCK, "Out of stock")
+    assert a.decide(1).outcome == Outcome.REFUSED
+
+
+def test_not_sellable_inactive(seeded):
+    a = state("SCARF-MERINO")
+    assert a.badge()[0] == Badge.UNAVAILABLE
+    assert a.decide(1).outcome == Outcome.REFUSED
+
+
+def test_every_badge_but_exhausted_backorders_is_shown(seeded):
+    """Exhausted backorders need orders, which the demo does not place."""
+    shown = {availability_for(product=p).badge()[0] for p in Product.objects.all()}
+    assert shown == set(Badge) - {Badge.BACKORDERS_EXHAUSTED}
+
+
+def test_stock_goes_through_the_ledger(seeded):
+    assert stock_drift() == []
+    receipts = StockMovement.objects.filter(reference__startswith="DEMO-OPENING-")
+    assert receipts.count() == StockMovement.objects.count() > 0
+    assert receipts.aggregate(n=Sum("quantity"))["n"] == Stock.objects.aggregate(n=Sum("on_hand"))["n"]
+
+
+def test_admin_can_log_in(seeded, client):
+    assert client.login(username="admin", password="restock-demo")
+    assert client.get("/admin/").status_code == 200
+    user = get_user_model().objects.get(username="admin")
+    assert user.is_superuser and user.is_staff
+
+
+def test_prints_shop_and_admin_urls_with_login(seeded):
+    site = settings.SITE_URL.rstrip("/")
+    assert f"{site}/\n" in seeded
+    assert f"{site}/admin/\n" in seeded
+    assert "admin" in seeded
+    assert "restock-demo" in seeded
+
+
+def test_default_urls_are_the_local_demo():
+    """What the README promises, when SITE_URL is left at its default."""
+    if settings.SITE_URL.rstrip("/") != "http://127.0.0.1:8000":
+        pytest.skip(f"SITE_URL is set to {settings.SITE_URL}")
+    out = seed()
+    assert "http://127.0.0.1:8000/\n" in out
+    assert "http://127.0.0.1:8000/admin/\n" in out
+
+
+def snapshot() -> dict:
+    return {
+        "products": Product.objects.count(),
+        "sources": Source.objects.count(),
+        "stock_rows": Stock.objects.count(),
+        "ledger_rows": StockMovement.objects.count(),
+        "users": get_user_model().objects.count(),
+        "global_settings": GlobalSettings.objects.count(),
+        "on_hand": sorted(Stock.objects.values_list("source__code", "product__sku", "on_hand")),
+        "products_state": sorted(Product.objects.values_list("sku", "slug", "price", "is_active")),
+    }
+
+
+def test_second_run_changes_nothing(seeded):
+    before = snapshot()
+    out = seed()
+    assert snapshot() == before
+    assert out.count("(0 new)") == 3  # sources, products, receipts
+    assert "Global settings kept" in out
+
+
+def test_rerun_leaves_merchant_changes_and_existing_admin_alone(seeded):
+    GlobalSettings.objects.filter(pk=GlobalSettings.singleton_instance_id).update(low_stock_threshold=7)
+    Product.objects.filter(sku="POSTER-ALPS").update(price="30.00")
+    admin = get_user_model().objects.get(username="admin")
+    admin.set_password("changed-by-merchant")
+    admin.save()
+    seed()
+    assert GlobalSettings.get_solo().low_stock_threshold == 7
+    assert str(Product.objects.get(sku="POSTER-ALPS").price) == "30.00"
+    admin.refresh_from_db()
+    assert admin.check_password("changed-by-merchant")
+
+
+def test_existing_admin_before_first_run_is_kept():
+    user = get_user_model().objects.create_user(username="admin", password="mine-already")
+    out = seed()
+    user.refresh_from_db()
+    assert user.check_password("mine-already")
+    assert not user.is_superuser
+    assert "unless you changed it" in out
