@@ -18,7 +18,8 @@ _WHOLE = re.compile(r"^\d+$")
 
 def restock_parse(text: str) -> list[ReceiptLine]:
     """Every line of the file, validated; raises RestockFileInvalid listing every bad row."""
-    rows = list(csv.reader(io.StringIO(text)))
+    # A byte-order mark (spreadsheet exports, piped to stdin) is not part of the first cell.
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     numbered = [(n, row) for n, row in enumerate(rows, start=1) if any(c.strip() for c in row)]
     if numbered and [c.strip().lower() for c in numbered[0][1]][:1] in (
         ["source"],
@@ -51,9 +52,11 @@ def restock_parse(text: str) -> list[ReceiptLine]:
         product = products.get(sku)
         if product is None:
             problems.append(f"unknown SKU {sku!r}" if sku else "missing SKU")
-        if not _WHOLE.match(raw_qty) or int(raw_qty) < 1:
+        # More digits than the maximum has is too large; int() of thousands of digits raises.
+        too_long = len(raw_qty.lstrip("0")) > len(str(maximum))
+        if not _WHOLE.match(raw_qty) or (not too_long and int(raw_qty) < 1):
             problems.append(f"quantity {raw_qty!r} is not a positive whole number")
-        elif int(raw_qty) > maximum:
+        elif too_long or int(raw_qty) > maximum:
             problems.append(f"quantity {raw_qty} is larger than the {maximum} allowed")
         if not reference:
             problems.append("missing reference")

@@ -1,8 +1,10 @@
+import datetime as dt
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
-from catalog.models import Product
+from catalog.models import GlobalSettings, Product
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
@@ -18,3 +20,17 @@ class ProductFactory(factory.django.DjangoModelFactory):
         # ProductFactory(backorderable=True): overrides the global "no" with "allow".
         backorderable = factory.Trait(use_global_backorders=False, backorders="allow")
         notify = factory.Trait(use_global_backorders=False, backorders="allow_notify")
+        # ProductFactory(preorder=True): pre-order, released 30 days from today.
+        preorder = factory.Trait(
+            preorder_enabled=True,
+            release_date=factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=30)),
+        )
+
+
+def global_settings_set(**values) -> GlobalSettings:
+    """Change the shop-wide defaults (the one GlobalSettings row) and save them."""
+    defaults = GlobalSettings.get_solo()
+    for name, value in values.items():
+        setattr(defaults, name, value)
+    defaults.save()
+    return defaults
