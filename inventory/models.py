@@ -88,3 +88,30 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.quantity:+d} {self.product_id}@{self.source_id}"
+
+
+class RestockImport(models.Model):
+    """A restock file seen by the scheduled import: its content hash is applied once."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    lines = models.PositiveIntegerField(default=0)
+    report = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # The same content is applied at most once, whatever its file name.
+            models.UniqueConstraint(
+                fields=["sha256"], condition=Q(status="applied"), name="restock_import_applied_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"

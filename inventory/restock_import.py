@@ -1,16 +1,21 @@
 """Parse and validate a restock CSV (source code, SKU, quantity, reference) as a whole."""
 
 import csv
+import hashlib
 import io
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from catalog.models import Product
 
 from .exceptions import RestockFileInvalid
-from .models import Source
-from .services import ReceiptLine
+from .models import RestockImport, Source
+from .services import ReceiptLine, stock_receive_many
 
 COLUMNS = ("source", "sku", "quantity", "reference")
 _WHOLE = re.compile(r"^\d+$")
@@ -72,3 +77,64 @@ def restock_parse(text: str) -> list[ReceiptLine]:
     if errors:
         raise RestockFileInvalid(errors)
     return lines
+
+
+@dataclass(frozen=True)
+class FolderImport:
+    filename: str
+    status: str  # applied, failed, duplicate
+    message: str
+
+
+def _move(path: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    if target.exists():  # keep earlier files of the same name
+        target = folder / f"{path.stem}-{timezone.now():%Y%m%d%H%M%S%f}{path.suffix}"
+    return path.replace(target)
+
+
+def restock_import_folder(*, directory: Path) -> list[FolderImport]:
+    """Apply every CSV dropped in ``directory``, all or nothing per file.
+
+    Good files move to done/, bad ones to failed/ beside an .errors.txt report.
+    A file's content is applied at most once (RestockImport's unique hash), so a
+    crash between applying and moving, or two workers at once, never adds twice.
+    """
+    outcomes = []
+    for path in sorted(directory.glob("*.csv")):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # another worker took it
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if RestockImport.objects.filter(sha256=digest, status=RestockImport.Status.APPLIED).exists():
+            _move(path, directory / "done")
+            outcomes.append(FolderImport(path.name, "duplicate", "already applied; not applied again"))
+            continue
+        try:
+            lines = restock_parse(data.decode("utf-8-sig"))
+        except (RestockFileInvalid, UnicodeDecodeError) as exc:
+            errors = exc.errors if isinstance(exc, RestockFileInvalid) else [f"not UTF-8 text: {exc}"]
+            report = "\n".join(errors)
+            RestockImport.objects.create(
+                filename=path.name, sha256=digest, status=RestockImport.Status.FAILED, report=report
+            )
+            moved = _move(path, directory / "failed")
+            moved.with_name(moved.name + ".errors.txt").write_text(
+                f"{path.name}: {len(errors)} bad row(s); nothing was applied.\n{report}\n", encoding="utf-8"
+            )
+            outcomes.append(FolderImport(path.name, "failed", report))
+            continue
+        try:
+            with transaction.atomic():
+                RestockImport.objects.create(
+                    filename=path.name, sha256=digest, status=RestockImport.Status.APPLIED, lines=len(lines)
+                )
+                results = stock_receive_many(lines=lines)
+        except IntegrityError:  # another worker applied the same content just now
+            continue
+        _move(path, directory / "done")
+        added = sum(1 for r in results if r.created)
+        outcomes.append(FolderImport(path.name, "applied", f"{added} of {len(results)} line(s) received"))
+    return outcomes

@@ -3,12 +3,13 @@
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from catalog.availability import Availability, StockFigures, availability
 from catalog.models import Product
 from catalog.selectors import global_settings_get, product_policy
+from inventory.models import Stock
 from inventory.selectors import free_stock_by_product
 
 from .models import OrderRow, RowStatus
@@ -76,3 +77,23 @@ def row_counts_by_status() -> list[dict]:
         }
         for status in RowStatus
     ]
+
+
+def products_needing_allocation(*, today: dt.date | None = None) -> list[int]:
+    """Products where free stock and waiting rows coexist (the sweep's work list), one query."""
+    today = today or timezone.localdate()
+    waiting = OrderRow.objects.filter(product=OuterRef("pk")).filter(
+        Q(status=RowStatus.BACKORDERED) | Q(status=RowStatus.PREORDERED, product__release_date__lte=today)
+    )
+    free = (
+        Stock.objects.filter(product=OuterRef("pk"), source__is_active=True)
+        .values("product")
+        .annotate(free=Sum(F("on_hand") - F("allocated")))
+        .values("free")
+    )
+    return list(
+        Product.objects.annotate(free=Subquery(free))
+        .filter(Exists(waiting), free__gt=0)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

@@ -105,7 +105,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # The safety net if an after-commit trigger was lost (broker down, worker killed).
+    "allocation-sweep": {
+        "task": "notifications.tasks.allocation_sweep",
+        "schedule": env.float("ALLOCATION_SWEEP_SECONDS", default=300.0),
+    },
+    "release-preorders": {
+        "task": "notifications.tasks.release_preorders",
+        "schedule": env.float("PREORDER_RELEASE_SECONDS", default=900.0),
+    },
+    "import-restock-files": {
+        "task": "notifications.tasks.import_restock_files",
+        "schedule": env.float("RESTOCK_IMPORT_SECONDS", default=60.0),
+    },
+}
 
 # Restock imports dropped here are picked up by the scheduled import job.
 RESTOCK_IMPORT_DIR = env.path("RESTOCK_IMPORT_DIR", default=BASE_DIR / "var" / "restock-inbox")

@@ -15,3 +15,21 @@ __all__ = [
     "rows_transition",
     "shipment_create",
 ]
+
+from .allocation import (  # noqa: E402
+    BATCH_SIZE,
+    AllocationResult,
+    allocation_preview,
+    backorders_allocate,
+    plan_allocation,
+    preorders_release,
+)
+
+__all__ += [
+    "BATCH_SIZE",
+    "AllocationResult",
+    "allocation_preview",
+    "backorders_allocate",
+    "plan_allocation",
+    "preorders_release",
+]

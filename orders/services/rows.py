@@ -86,10 +86,11 @@ def rows_transition(*, moves: list[Move], user=None, reason: str = "") -> list[O
         )
     OrderRow.objects.bulk_update(updated, ["status", "quantity", "source", "shipment", "updated_at"])
     OrderRow.objects.bulk_create(created)
-    for event in events:
-        event.row_id = event.row.pk  # split rows got their keys just now
+    targets = [event.row for event in events]
+    for event, target in zip(events, targets, strict=True):
+        event.row = target  # split rows got their keys just now
     RowEvent.objects.bulk_create(events)
-    return [event.row for event in events]
+    return targets
 
 
 def _locked_rows(row_ids) -> list[OrderRow]:

@@ -1,0 +1,56 @@
+"""Celery jobs: thin wrappers that load ids, call one service and own the retries.
+
+Every task is safe to run twice: the services they call are idempotent.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError
+
+from inventory.restock_import import restock_import_folder
+from orders.selectors import products_needing_allocation
+from orders.services import backorders_allocate, preorders_release
+
+log = logging.getLogger(__name__)
+
+# A worker killed mid-job leaves its batch rolled back; acks_late + reject_on_worker_lost
+# put the message back so another worker redoes it.
+RELIABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+
+
+@shared_task(**RELIABLE)
+def allocate_product(product_id: int) -> dict:
+    result = backorders_allocate(product_id=product_id)
+    return {"product_id": product_id, "rows": result.rows, "units": result.units, "batches": result.batches}
+
+
+@shared_task(**RELIABLE)
+def allocation_sweep() -> list[int]:
+    """The safety net: allocate wherever free stock and waiting rows coexist."""
+    product_ids = products_needing_allocation()
+    for product_id in product_ids:
+        allocate_product.delay(product_id)
+    return product_ids
+
+
+@shared_task(**RELIABLE)
+def release_preorders() -> list[int]:
+    return preorders_release()
+
+
+@shared_task(**RELIABLE)
+def import_restock_files() -> list[dict]:
+    directory = settings.RESTOCK_IMPORT_DIR
+    if not directory.is_dir():
+        return []
+    return [outcome.__dict__ for outcome in restock_import_folder(directory=directory)]

@@ -1,0 +1,203 @@
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from inventory.models import Stock
+from inventory.selectors import stock_drift
+from orders.models import CustomerTier, OrderRow, RowEvent
+from orders.services import (
+    CartLine,
+    Customer,
+    allocation_preview,
+    backorders_allocate,
+    checkout_place_order,
+    preorders_release,
+    row_cancel,
+)
+from tests.catalog.factories import ProductFactory
+from tests.helpers import receive
+from tests.inventory.factories import SourceFactory
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date(2026, 11, 23)
+
+
+def backorder(product, quantity, email="c@example.com", user=None, today=None):
+    customer = Customer(email=email, full_name="C", address="x", user=user)
+    order = checkout_place_order(lines=[CartLine(product.pk, quantity)], customer=customer, today=today)
+    return order.rows.get()
+
+
+def queue(product):
+    """(original row id, status, quantity, source code) in queue order."""
+    return [
+        (r.split_from_id or r.pk, r.status, r.quantity, r.source.code if r.source else None)
+        for r in OrderRow.objects.filter(product=product)
+        .select_related("source")
+        .order_by("queue_at", "order_id", "line_no", "pk")
+    ]
+
+
+@pytest.fixture
+def main():
+    return SourceFactory(code="main", priority=1)
+
+
+@pytest.fixture
+def overflow():
+    return SourceFactory(code="overflow", priority=2)
+
+
+def test_restocked_units_go_first_come_first_served(main):
+    product = ProductFactory(backorderable=True)
+    first, second, third = (backorder(product, 2) for _ in range(3))
+    receive(product, 5, main)
+
+    result = backorders_allocate(product_id=product.pk)
+
+    assert (result.rows, result.units) == (3, 5)
+    assert queue(product) == [
+        (first.pk, "allocated", 2, "main"),
+        (second.pk, "allocated", 2, "main"),
+        (third.pk, "backordered", 1, None),  # split: what arrived ships, the rest waits
+        (third.pk, "allocated", 1, "main"),
+    ]
+    assert Stock.objects.get(product=product).allocated == 5
+    event = RowEvent.objects.filter(row__split_from=third, to_status="allocated").get()
+    assert (event.from_status, event.quantity, event.source, event.reason) == (
+        "backordered",
+        1,
+        main,
+        "Restock allocation",
+    )
+
+
+def test_a_row_is_split_across_sources_by_priority(main, overflow):
+    product = ProductFactory(backorderable=True)
+    row = backorder(product, 5)
+    receive(product, 2, overflow)
+    receive(product, 3, main)
+    backorders_allocate(product_id=product.pk)
+    assert sorted(queue(product)) == [(row.pk, "allocated", 2, "overflow"), (row.pk, "allocated", 3, "main")]
+
+
+def test_wait_setting_never_splits_and_later_rows_do_not_jump_the_queue(main):
+    product = ProductFactory(
+        backorderable=True, use_global_partial_allocation=False, partial_allocation="wait"
+    )
+    big = backorder(product, 5)
+    small = backorder(product, 1)
+    receive(product, 4, main)
+    assert backorders_allocate(product_id=product.pk).units == 0
+    assert queue(product) == [(big.pk, "backordered", 5, None), (small.pk, "backordered", 1, None)]
+    receive(product, 2, main)
+    backorders_allocate(product_id=product.pk)
+    assert queue(product) == [(big.pk, "allocated", 5, "main"), (small.pk, "allocated", 1, "main")]
+
+
+def test_priority_tier_is_served_first_then_order_time():
+    main = SourceFactory(code="main")
+    vip = get_user_model().objects.create_user("vip", "vip@example.com", "pw")
+    CustomerTier.objects.create(user=vip, priority=5)
+    product = ProductFactory(backorderable=True)
+    early = backorder(product, 1)
+    late_vip = backorder(product, 1, user=vip)
+    receive(product, 1, main)
+    backorders_allocate(product_id=product.pk)
+    late_vip.refresh_from_db()
+    early.refresh_from_db()
+    assert (late_vip.status, early.status) == ("allocated", "backordered")
+
+
+def test_safety_stock_is_kept_back_from_waiting_rows_too(main):
+    product = ProductFactory(backorderable=True, use_global_safety_stock=False, safety_stock=2)
+    backorder(product, 5)
+    receive(product, 4, main)
+    assert backorders_allocate(product_id=product.pk).units == 2
+
+
+def test_running_twice_allocates_each_unit_once(main):
+    product = ProductFactory(backorderable=True)
+    for _ in range(4):
+        backorder(product, 1)
+    receive(product, 3, main)
+    assert backorders_allocate(product_id=product.pk).units == 3
+    assert backorders_allocate(product_id=product.pk).units == 0
+    assert Stock.objects.get(product=product).allocated == 3
+    assert stock_drift() == []
+
+
+def test_cancelled_allocation_goes_to_the_next_waiting_row(main):
+    product = ProductFactory(backorderable=True)
+    receive(product, 1, main)
+    holder = backorder(product, 1)
+    waiting = backorder(product, 1)
+    assert holder.status == "allocated"
+    row_cancel(row_ids=[holder.pk])
+    backorders_allocate(product_id=product.pk)
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.source) == ("allocated", main)
+
+
+def test_batches_cover_a_long_queue(main):
+    product = ProductFactory(backorderable=True)
+    for _ in range(7):
+        backorder(product, 1)
+    receive(product, 6, main)
+    result = backorders_allocate(product_id=product.pk, batch_size=2)
+    assert (result.units, result.batches) == (6, 3)
+    assert [s for _, s, _, _ in queue(product)] == ["allocated"] * 6 + ["backordered"]
+
+
+def test_preorders_wait_for_release_then_join_the_queue_in_their_place(main):
+    product = ProductFactory(
+        backorderable=True, preorder_enabled=True, release_date=TODAY + dt.timedelta(days=3)
+    )
+    first = backorder(product, 2, today=TODAY)
+    second = backorder(product, 2, today=TODAY)
+    assert first.status == "preordered"
+    receive(product, 3, main)
+    assert backorders_allocate(product_id=product.pk, today=TODAY).units == 0
+
+    released = preorders_release(today=TODAY + dt.timedelta(days=3))
+
+    assert released == [product.pk]
+    assert queue(product) == [
+        (first.pk, "allocated", 2, "main"),
+        (second.pk, "backordered", 1, None),
+        (second.pk, "allocated", 1, "main"),
+    ]
+    assert preorders_release(today=TODAY + dt.timedelta(days=4)) == []
+
+
+def test_preview_shows_what_a_restock_would_serve_and_changes_nothing(main, overflow):
+    product = ProductFactory(backorderable=True)
+    a = backorder(product, 2)
+    b = backorder(product, 3)
+    backorder(product, 1)
+    before = list(OrderRow.objects.values_list("pk", "status", "quantity"))
+
+    lines, left = allocation_preview(product_id=product.pk, source_id=overflow.pk, units=4)
+
+    assert [(line.row.pk, line.quantity, line.source_id, line.whole) for line in lines] == [
+        (a.pk, 2, overflow.pk, True),
+        (b.pk, 2, overflow.pk, False),
+    ]
+    assert left == 0
+    assert list(OrderRow.objects.values_list("pk", "status", "quantity")) == before
+    assert not Stock.objects.filter(product=product).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("rows", [3, 150])
+def test_one_batch_costs_the_same_queries_whatever_its_rows(main, rows, django_assert_num_queries):
+    product = ProductFactory(backorderable=True)
+    for _ in range(rows):
+        backorder(product, 2)
+    receive(product, rows * 2 - 1, main)  # the last row is split
+    # savepoint, lock products, lock stock, product, global settings, waiting rows,
+    # stock update, row update, split insert, event insert, release savepoint
+    with django_assert_num_queries(11):
+        result = backorders_allocate(product_id=product.pk, batch_size=1000)
+    assert (result.rows, result.units, result.batches) == (rows, rows * 2 - 1, 1)
