@@ -104,6 +104,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
+    # An unacknowledged job of a killed worker is handed out again after this long.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
 CELERY_BEAT_SCHEDULE = {
     # The safety net if an after-commit trigger was lost (broker down, worker killed).
