@@ -13,6 +13,8 @@ from inventory.restock_import import restock_import_folder
 from orders.selectors import products_needing_allocation
 from orders.services import backorders_allocate, preorders_release
 
+from .services import outbox_send_batch
+
 log = logging.getLogger(__name__)
 
 # A worker killed mid-job leaves its batch rolled back; acks_late + reject_on_worker_lost
@@ -54,3 +56,16 @@ def import_restock_files() -> list[dict]:
     if not directory.is_dir():
         return []
     return [outcome.__dict__ for outcome in restock_import_folder(directory=directory)]
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_outbox(max_batches: int = 50) -> dict:
+    """Send due outbox messages, batch after batch; also run by beat as the retry sweep."""
+    total = {"sent": 0, "retried": 0, "failed": 0}
+    for _ in range(max_batches):
+        result = outbox_send_batch(batch_size=settings.OUTBOX_BATCH_SIZE)
+        for name in total:
+            total[name] += getattr(result, name)
+        if not (result.sent + result.retried + result.failed):
+            break
+    return total

@@ -117,10 +117,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.release_preorders",
         "schedule": env.float("PREORDER_RELEASE_SECONDS", default=900.0),
     },
+    "send-outbox": {
+        "task": "notifications.tasks.send_outbox",
+        "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=60.0),
+    },
     "import-restock-files": {
         "task": "notifications.tasks.import_restock_files",
         "schedule": env.float("RESTOCK_IMPORT_SECONDS", default=60.0),
     },
+}
+
+# Outbox: messages per send batch, retries with exponential backoff and jitter.
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+OUTBOX_RETRY_SECONDS = env.float("OUTBOX_RETRY_SECONDS", default=30.0)
+OUTBOX_RETRY_MAX_SECONDS = env.float("OUTBOX_RETRY_MAX_SECONDS", default=3600.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
 }
 
 # Restock imports dropped here are picked up by the scheduled import job.

@@ -1,0 +1,8 @@
+class NotificationError(Exception):
+    """Base of the notifications domain errors; str() is a message for a person."""
+
+
+class HeaderInjection(NotificationError):
+    def __init__(self, *, field: str, value: str) -> None:
+        self.field, self.value = field, value
+        super().__init__(f"Refused to write an email: the {field} {value!r} contains a line break.")

@@ -1,0 +1,95 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from catalog.models import Product
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboxMessage(models.Model):
+    """An email to send, written in the transaction of the event that causes it.
+
+    ``key`` is unique per (kind, object, recipient): the same event can never
+    produce two messages. The sender claims rows so two workers never send one.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=40, db_index=True)
+    to_email = models.EmailField()
+    subject = models.CharField(max_length=255)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="outbox_due",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="outbox_sent_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to_email} ({self.status})"
+
+    @property
+    def message_id(self) -> str:
+        # Stable per outbox key, so a resend after a crash is recognisable downstream.
+        domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">").strip() or "restock.invalid"
+        return f"<outbox-{self.pk}@{domain}>"
+
+
+class Subscription(models.Model):
+    """A "notify me when back in stock" request for one product and one address."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="subscriptions")
+    email = models.EmailField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            # One live subscription per product and address (case-insensitive).
+            models.UniqueConstraint(
+                "product",
+                models.functions.Lower("email"),
+                condition=Q(notified_at__isnull=True, unsubscribed_at__isnull=True),
+                name="subscription_one_waiting_per_address",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.product}"
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.notified_at is None and self.unsubscribed_at is None

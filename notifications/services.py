@@ -1,0 +1,157 @@
+"""The outbox: messages are written with the event that causes them, then sent.
+
+Sending claims a batch (FOR UPDATE SKIP LOCKED, then a lease), so two workers
+never send the same message. Each message is marked sent as soon as the mail
+server accepts it; a failure is retried later with backoff and jitter, up to
+OUTBOX_MAX_ATTEMPTS, then marked failed with the error.
+"""
+
+import datetime as dt
+import logging
+import random
+import smtplib
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .exceptions import HeaderInjection
+from .models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=5)  # a claim older than this was a dead worker's
+
+
+def _check_header(field: str, value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise HeaderInjection(field=field, value=value)
+    return value
+
+
+def outbox_message(*, kind: str, key: str, to: str, context: dict) -> OutboxMessage:
+    """Render templates/notifications/<kind>{_subject.txt,.txt,.html} into an unsaved message."""
+    _check_header("recipient", to)
+    context = {"site_url": settings.SITE_URL, **context}
+    subject = render_to_string(f"notifications/{kind}_subject.txt", context).strip()
+    return OutboxMessage(
+        key=f"{kind}:{key}:{to.lower()}"[:200],
+        kind=kind,
+        to_email=to,
+        subject=_check_header("subject", subject),
+        body_text=render_to_string(f"notifications/{kind}.txt", context),
+        body_html=render_to_string(f"notifications/{kind}.html", context),
+    )
+
+
+def outbox_write(*, messages: list[OutboxMessage]) -> None:
+    """Save messages in the caller's transaction; a key seen before is ignored.
+
+    After commit the send job is queued; if the broker is down the periodic
+    send picks the messages up later, and the request does not fail.
+    """
+    if not messages:
+        return
+    OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    from .tasks import send_outbox  # tasks import services; the cycle is broken here
+
+    transaction.on_commit(partial(send_outbox.delay), robust=True)
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    base = settings.OUTBOX_RETRY_SECONDS * 2 ** max(0, attempts - 1)
+    seconds = min(base, settings.OUTBOX_RETRY_MAX_SECONDS)
+    return dt.timedelta(seconds=seconds * random.uniform(0.5, 1.5))  # jitter spreads retries  # noqa: S311
+
+
+def _claim(batch_size: int, now: dt.datetime) -> list[OutboxMessage]:
+    with transaction.atomic():
+        due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) | Q(
+            status=OutboxStatus.SENDING, claimed_until__lt=now
+        )
+        rows = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(due)
+            .order_by("next_attempt_at", "pk")[:batch_size]
+        )
+        if rows:
+            OutboxMessage.objects.filter(pk__in=[r.pk for r in rows]).update(
+                status=OutboxStatus.SENDING, claimed_until=now + LEASE, attempts=F("attempts") + 1
+            )
+    for row in rows:
+        row.attempts += 1
+    return rows
+
+
+def _failed(message: OutboxMessage, error: Exception, now: dt.datetime) -> str:
+    final = message.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxStatus.FAILED if final else OutboxStatus.PENDING,
+        next_attempt_at=now + _backoff(message.attempts),
+        claimed_until=None,
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+    )
+    return "failed" if final else "retried"
+
+
+def outbox_send_batch(*, batch_size: int = 100) -> SendResult:
+    """Send one batch of due messages over one mail connection."""
+    now = timezone.now()
+    result = SendResult()
+    rows = _claim(batch_size, now)
+    if not rows:
+        return result
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except (smtplib.SMTPException, OSError) as exc:
+        for message in rows:
+            result.add(_failed(message, exc, now))
+        return result
+    try:
+        for message in rows:
+            email = EmailMultiAlternatives(
+                subject=message.subject,
+                body=message.body_text,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[message.to_email],
+                headers={"Message-ID": message.message_id},
+                connection=connection,
+            )
+            if message.body_html:
+                email.attach_alternative(message.body_html, "text/html")
+            try:
+                email.send()
+            except (smtplib.SMTPException, OSError) as exc:
+                result.add(_failed(message, exc, now))
+                continue
+            # Marked right away: a crash can resend at most this one message.
+            OutboxMessage.objects.filter(pk=message.pk).update(
+                status=OutboxStatus.SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
+            )
+            result.add("sent")
+    finally:
+        connection.close()
+    return result
+
+
+def outbox_retry(*, message_ids: list[int]) -> int:
+    """Merchant's "retry": failed messages go back to the queue with fresh attempts."""
+    return OutboxMessage.objects.filter(pk__in=message_ids, status=OutboxStatus.FAILED).update(
+        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+    )
