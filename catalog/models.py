@@ -121,4 +121,4 @@ class Product(PolicyFields):
         return f"{self.name} ({self.sku})"
 
     def get_absolute_url(self) -> str:
-        return reverse("catalog:product", kwargs={"slug": self.slug})
+        return reverse("orders:product_detail", kwargs={"slug": self.slug})

@@ -7,7 +7,12 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from inventory.signals import stock_freed
+        from orders import signals as orders
 
         from . import receivers
 
         stock_freed.connect(receivers.allocate_freed_stock, dispatch_uid="allocate_freed_stock")
+        orders.order_placed.connect(receivers.order_placed, dispatch_uid="notify_order_placed")
+        orders.rows_allocated.connect(receivers.rows_allocated, dispatch_uid="notify_rows_allocated")
+        orders.shipment_created.connect(receivers.shipment_created, dispatch_uid="notify_shipped")
+        orders.preorders_released.connect(receivers.preorders_released, dispatch_uid="notify_released")

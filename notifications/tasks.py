@@ -13,7 +13,9 @@ from inventory.restock_import import restock_import_folder
 from orders.selectors import products_needing_allocation
 from orders.services import backorders_allocate, preorders_release
 
+from .events import digest_aged_backorders
 from .services import outbox_send_batch
+from .waitlist import back_in_stock_notify
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +71,13 @@ def send_outbox(max_batches: int = 50) -> dict:
         if not (result.sent + result.retried + result.failed):
             break
     return total
+
+
+@shared_task(**RELIABLE)
+def send_aged_backorders_digest() -> int:
+    return digest_aged_backorders()
+
+
+@shared_task(**RELIABLE)
+def notify_back_in_stock(product_id: int) -> int:
+    return back_in_stock_notify(product_id=product_id)

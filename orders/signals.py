@@ -1,13 +1,12 @@
 """Events orders announces; notifications reacts (orders imports nothing above it).
 
 Sent inside the transaction that made the change, so a receiver can write its
-outbox rows atomically with it.
+outbox rows atomically with it: if the change rolls back, so do its emails.
 """
 
 from django.dispatch import Signal
 
-order_placed = Signal()  # order
-rows_moved = Signal()  # rows (the rows now in their new status), user
-shipment_created = Signal()  # shipment
-rows_allocated = Signal()  # rows: the rows that just received units (status allocated)
+order_placed = Signal()  # order, decisions (one availability Decision per line, in line order)
+rows_allocated = Signal()  # rows: rows that just received restocked units (now allocated)
+shipment_created = Signal()  # shipment, rows (now shipped)
 preorders_released = Signal()  # rows: pre-ordered rows now waiting as backorders after release

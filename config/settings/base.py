@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -87,6 +88,8 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Restock <shop@restock.invalid>")
 MERCHANT_EMAILS = env.list("MERCHANT_EMAILS", default=["merchant@restock.invalid"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# The daily digest lists rows waiting at least this many days, in these age groups.
+AGED_BACKORDER_DAYS = [int(d) for d in env.list("AGED_BACKORDER_DAYS", default=["7", "30", "90"])]
 
 # Celery: no broker configured -> tasks run in-process (eagerly) so the
 # embedded default needs nothing else running.
@@ -120,6 +123,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-outbox": {
         "task": "notifications.tasks.send_outbox",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=60.0),
+    },
+    "aged-backorders-digest": {
+        "task": "notifications.tasks.send_aged_backorders_digest",
+        "schedule": crontab(hour=env.int("DIGEST_HOUR", default=7), minute=0),
     },
     "import-restock-files": {
         "task": "notifications.tasks.import_restock_files",

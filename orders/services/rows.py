@@ -14,6 +14,7 @@ from inventory.services import stock_allocate, stock_lock, stock_release, stock_
 
 from ..exceptions import InvalidTransition, NotAllowed, NotEnoughFreeStock
 from ..models import ALLOWED_MOVES, WAITING, Order, OrderRow, RowEvent, RowStatus, Shipment
+from ..signals import shipment_created
 
 
 @dataclass
@@ -197,7 +198,8 @@ def shipment_create(*, order: Order, source: Source, row_ids: list[int] | None =
             reference=f"{order.number}/S{shipment.pk}",
             user=user,
         )
-        rows_transition(
+        shipped = rows_transition(
             moves=[Move(r, RowStatus.SHIPPED, shipment=shipment) for r in rows], user=user, reason="Shipped"
         )
+        shipment_created.send(sender=Shipment, shipment=shipment, rows=shipped)
     return shipment

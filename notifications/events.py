@@ -1,0 +1,183 @@
+"""What each event tells customers and merchants: outbox messages, written in the
+event's own transaction (called from receivers.py)."""
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from catalog.models import Backorders
+from catalog.selectors import global_settings_get, product_policy
+from inventory.selectors import free_stock_by_product
+from orders.links import order_url
+from orders.models import Order, OrderRow, RowStatus, Shipment
+
+from .links import row_cancel_url
+from .services import outbox_message, outbox_write
+
+
+def _event_key(rows) -> str:
+    """One key per event: the same rows in the same state give the same key."""
+    parts = sorted(f"{r.pk}@{r.updated_at.timestamp() if r.updated_at else ''}" for r in rows)
+    return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _row_lines(rows) -> list[dict]:
+    """What an email says of each row: its status, and for a waiting one its date and cancel link."""
+    lines = []
+    for row in sorted(rows, key=lambda r: (r.line_no, r.pk)):
+        waiting = row.status in (RowStatus.BACKORDERED, RowStatus.PREORDERED)
+        expected = None
+        if waiting:
+            if row.status == RowStatus.PREORDERED:
+                expected = row.product.release_date
+            expected = row.promise_date or expected or row.product.expected_restock_date
+        lines.append(
+            {
+                "row": row,
+                "product": row.product,
+                "waiting": waiting,
+                "expected": expected,
+                "cancel_url": row_cancel_url(row) if waiting else "",
+            }
+        )
+    return lines
+
+
+def _orders_with_rows(order_ids):
+    rows = OrderRow.objects.select_related("product", "source", "order").order_by("line_no", "pk")
+    return Order.objects.filter(pk__in=order_ids).prefetch_related(Prefetch("rows", queryset=rows))
+
+
+def notify_order_placed(*, order: Order) -> None:
+    order = _orders_with_rows([order.pk]).get()
+    rows = list(order.rows.all())
+    defaults = global_settings_get()
+    policies = {r.product_id: product_policy(product=r.product, defaults=defaults) for r in rows}
+    # allow_notify: say plainly how many units of each product are backordered.
+    backordered = defaultdict(int)
+    ordered = defaultdict(int)
+    for row in rows:
+        ordered[row.product] += row.quantity
+        if row.status == RowStatus.BACKORDERED:
+            backordered[row.product] += row.quantity
+    notices = [
+        {"product": p, "backordered": n, "ordered": ordered[p]}
+        for p, n in backordered.items()
+        if policies[p.pk].backorders == Backorders.ALLOW_NOTIFY
+    ]
+    context = {"order": order, "lines": _row_lines(rows), "notices": notices, "order_url": order_url(order)}
+    messages = [outbox_message(kind="order_confirmation", key=order.number, to=order.email, context=context)]
+    if notices:
+        messages += [
+            outbox_message(kind="backorder_placed", key=order.number, to=to, context=context)
+            for to in settings.MERCHANT_EMAILS
+        ]
+    outbox_write(messages=messages)
+    low_stock_check(product_ids={r.product_id for r in rows if r.status == RowStatus.ALLOCATED})
+
+
+def _per_order(kind: str, rows, extra=None) -> None:
+    by_order = defaultdict(list)
+    for row in rows:
+        by_order[row.order_id].append(row)
+    orders = {o.pk: o for o in Order.objects.filter(pk__in=by_order)}
+    messages = []
+    for order_id, order_rows in sorted(by_order.items()):
+        order = orders[order_id]
+        lines = _row_lines(
+            OrderRow.objects.select_related("product", "source", "order").filter(
+                pk__in=[r.pk for r in order_rows]
+            )
+        )
+        context = {"order": order, "lines": lines, "order_url": order_url(order), **(extra or {})}
+        key = f"{order.number}:{_event_key(order_rows)}"
+        messages.append(outbox_message(kind=kind, key=key, to=order.email, context=context))
+    outbox_write(messages=messages)
+
+
+def notify_rows_allocated(*, rows) -> None:
+    _per_order("rows_allocated", rows)
+    low_stock_check(product_ids={r.product_id for r in rows})
+
+
+def notify_preorders_released(*, rows) -> None:
+    _per_order("preorder_released", rows)
+
+
+def notify_shipped(*, shipment: Shipment, rows) -> None:
+    order = shipment.order
+    lines = _row_lines(
+        OrderRow.objects.select_related("product", "source", "order").filter(shipment=shipment)
+    )
+    context = {"order": order, "shipment": shipment, "lines": lines, "order_url": order_url(order)}
+    outbox_write(
+        messages=[outbox_message(kind="shipped", key=str(shipment.pk), to=order.email, context=context)]
+    )
+
+
+def low_stock_check(*, product_ids) -> None:
+    """Tell merchants when free stock has fallen to the low-stock threshold (once a day per product)."""
+    if not product_ids:
+        return
+    from catalog.models import Product
+
+    products = list(Product.objects.filter(pk__in=product_ids))
+    free = free_stock_by_product(product_ids=product_ids)
+    defaults = global_settings_get()
+    today = timezone.localdate()
+    messages = []
+    for product in products:
+        threshold = product_policy(product=product, defaults=defaults).low_stock_threshold
+        if free.get(product.pk, 0) <= threshold:
+            context = {"product": product, "free": free.get(product.pk, 0), "threshold": threshold}
+            messages += [
+                outbox_message(kind="low_stock", key=f"{product.pk}:{today}", to=to, context=context)
+                for to in settings.MERCHANT_EMAILS
+            ]
+    outbox_write(messages=messages)
+
+
+def digest_aged_backorders(*, today: dt.date | None = None) -> int:
+    """The merchants' daily digest: rows waiting longer than the configured ages, by product."""
+    today = today or timezone.localdate()
+    oldest_age = min(settings.AGED_BACKORDER_DAYS)
+    cutoff = timezone.now() - dt.timedelta(days=oldest_age)
+    rows = list(
+        OrderRow.objects.filter(
+            status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED], queue_at__lte=cutoff
+        )
+        .select_related("product", "order")
+        .order_by("product__name", "queue_at")
+    )
+    if not rows:
+        return 0
+    now = timezone.now()
+    products = {}
+    for row in rows:
+        entry = products.setdefault(
+            row.product_id,
+            {"product": row.product, "rows": 0, "units": 0, "oldest": 0, "buckets": defaultdict(int)},
+        )
+        age = (now - row.queue_at).days
+        entry["rows"] += 1
+        entry["units"] += row.quantity
+        entry["oldest"] = max(entry["oldest"], age)
+        bucket = max(d for d in settings.AGED_BACKORDER_DAYS if age >= d)
+        entry["buckets"][bucket] += row.quantity
+    ages = sorted(settings.AGED_BACKORDER_DAYS)
+    table = [
+        {**e, "by_age": [e["buckets"].get(d, 0) for d in ages]}
+        for e in sorted(products.values(), key=lambda e: -e["oldest"])
+    ]
+    context = {"today": today, "ages": ages, "products": table, "total_rows": len(rows)}
+    outbox_write(
+        messages=[
+            outbox_message(kind="aged_backorders", key=str(today), to=to, context=context)
+            for to in settings.MERCHANT_EMAILS
+        ]
+    )
+    return len(table)
