@@ -32,7 +32,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,7 +146,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 
 # Restock imports dropped here are picked up by the scheduled import job.
-RESTOCK_IMPORT_DIR = env.path("RESTOCK_IMPORT_DIR", default=BASE_DIR / "var" / "restock-inbox")
+# A pathlib.Path either way (env.path would give django-environ's Path, which has no glob()).
+RESTOCK_IMPORT_DIR = Path(env("RESTOCK_IMPORT_DIR", default=str(BASE_DIR / "var" / "restock-inbox")))
 # Receipts above this many units in one line are refused as a likely typo.
 RESTOCK_MAX_QUANTITY = env.int("RESTOCK_MAX_QUANTITY", default=100_000)
 
