@@ -1,0 +1,145 @@
+"""Merchant admin for the catalog: the global settings page and the catalog half of the product admin.
+
+The product admin itself is registered in orders/admin/products.py, because its
+availability column and stock inline need apps above catalog; it builds on
+ProductAdminBase below, which only needs what catalog knows.
+"""
+
+from django.contrib import admin
+from solo.admin import SingletonModelAdmin
+
+from .models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, Product
+from .selectors import GLOBAL, EffectivePolicy, global_settings_get, product_policy
+
+
+@admin.register(GlobalSettings)
+class GlobalSettingsAdmin(SingletonModelAdmin):
+    fieldsets = (
+        (
+            "Backorders",
+            {
+                "fields": ("backorders", "backorder_limit", "max_backorder_per_order", "partial_allocation"),
+                "description": "Defaults for every product that does not override them.",
+            },
+        ),
+        ("Stock", {"fields": ("safety_stock", "low_stock_threshold", "lead_time_days")}),
+    )
+
+
+def format_policy_value(value: object) -> str:
+    """A policy value as a merchant reads it: an empty limit is "unlimited"."""
+    return "unlimited" if value is None else str(value)
+
+
+def describe_effective(policy: EffectivePolicy, name: str) -> str:
+    """The value in force and where it came from: "use global: allow (global)", "override: 5 (product)"."""
+    value = format_policy_value(getattr(policy, name))
+    origin = policy.origin(name)
+    prefix = "use global" if origin == GLOBAL else "override"
+    return f"{prefix}: {value} ({origin})"
+
+
+def _effective_display(name: str):
+    label = Product._meta.get_field(name).verbose_name
+
+    @admin.display(description=f"effective {label}")
+    def effective(self, obj):
+        return describe_effective(self.effective_policy(obj), name)
+
+    effective.__name__ = f"effective_{name}"
+    return effective
+
+
+class EffectiveBackordersFilter(admin.SimpleListFilter):
+    """Products by the backorders value in force, inherited or overridden."""
+
+    title = "backorders (effective)"
+    parameter_name = "backorders_effective"
+
+    def lookups(self, request, model_admin):
+        return Backorders.choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value not in Backorders.values:
+            return queryset
+        # The set-based form of catalog.selectors.product_policy for this one setting
+        # (the flag picks the global value, else the product's); tests keep them in step.
+        overridden = queryset.filter(use_global_backorders=False, backorders=value)
+        if global_settings_get().backorders == value:
+            return overridden | queryset.filter(use_global_backorders=True)
+        return overridden
+
+
+class OverridesFilter(admin.SimpleListFilter):
+    title = "overrides global settings"
+    parameter_name = "overrides"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        inherits_all = {f"use_global_{name}": True for name in POLICY_FIELD_NAMES}
+        if self.value() == "yes":
+            return queryset.exclude(**inherits_all)
+        if self.value() == "no":
+            return queryset.filter(**inherits_all)
+        return queryset
+
+
+def _setting_rows() -> tuple:
+    rows: list = []
+    for name in POLICY_FIELD_NAMES:
+        rows.append((f"use_global_{name}", name))
+        rows.append(f"effective_{name}")
+    return tuple(rows)
+
+
+class ProductAdminBase(admin.ModelAdmin):
+    """Fields, fieldsets and effective-value lines of the product admin (not registered)."""
+
+    search_fields = ("sku", "name")
+    list_filter = (
+        "is_active",
+        EffectiveBackordersFilter,
+        OverridesFilter,
+        "preorder_enabled",
+        "release_date",
+    )
+    prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (
+            "Product",
+            {"fields": ("sku", "name", "slug", "price", "description", "is_active")},
+        ),
+        (
+            "Backorder settings",
+            {
+                "fields": (*_setting_rows(), "expected_restock_date"),
+                "description": (
+                    "Each setting inherits the global default while its “use global” box is "
+                    "ticked; untick it to use the value beside it. The line below each shows "
+                    "the value in force and where it comes from."
+                ),
+            },
+        ),
+        ("Pre-order", {"fields": ("preorder_enabled", "release_date", "preorder_limit")}),
+        (
+            "Labels & notes",
+            {"fields": ("backorder_label", "backorder_note", "preorder_label", "preorder_note")},
+        ),
+    )
+    readonly_fields = tuple(f"effective_{name}" for name in POLICY_FIELD_NAMES)
+
+    def effective_policy(self, obj: Product | None) -> EffectivePolicy:
+        """The product's policy, resolved once per object (the add form shows a new product's)."""
+        obj = obj if obj is not None else Product()
+        cached = getattr(obj, "_admin_effective_policy", None)
+        if cached is None:
+            cached = product_policy(product=obj)
+            obj._admin_effective_policy = cached
+        return cached
+
+
+for _name in POLICY_FIELD_NAMES:
+    setattr(ProductAdminBase, f"effective_{_name}", _effective_display(_name))
