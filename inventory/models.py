@@ -115,3 +115,36 @@ class RestockImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
+
+
+class InboundStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RECEIVED = "received", "Received"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class InboundSupply(models.Model):
+    """Units expected at a source on a date: a purchase order or transfer not yet received."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="inbound")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="inbound")
+    quantity = models.PositiveIntegerField()
+    expected_date = models.DateField(db_index=True)
+    reference = models.CharField(max_length=100, help_text="Becomes the receipt's reference.")
+    status = models.CharField(max_length=10, choices=InboundStatus.choices, default=InboundStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["expected_date", "pk"]
+        verbose_name_plural = "inbound supply"
+        indexes = [models.Index(fields=["product", "status", "expected_date"], name="inbound_open_by_date")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="inbound_quantity_gt_0"),
+            models.UniqueConstraint(
+                fields=["source", "product", "reference"], name="inbound_once_per_reference"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product.sku} to {self.source.code} on {self.expected_date}"

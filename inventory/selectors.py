@@ -70,3 +70,21 @@ def stock_drift() -> list[Drift]:
             code, sku = names[key]
             drifts.append(Drift(key[0], key[1], code, sku, 0, ledger[key], 0))
     return drifts
+
+
+def inbound_open_by_product(*, product_ids: Iterable[int]) -> dict[int, list[tuple]]:
+    """Open inbound supply per product as (expected_date, quantity), earliest first, one query.
+    Only active sources count, as for free stock."""
+    from .models import InboundStatus, InboundSupply
+
+    found: dict[int, list[tuple]] = {}
+    rows = (
+        InboundSupply.objects.filter(
+            product_id__in=list(product_ids), status=InboundStatus.OPEN, source__is_active=True
+        )
+        .order_by("expected_date", "pk")
+        .values_list("product_id", "expected_date", "quantity")
+    )
+    for product_id, expected, quantity in rows:
+        found.setdefault(product_id, []).append((expected, quantity))
+    return found

@@ -5,3 +5,7 @@ from django.dispatch import Signal
 # Sent after commit when free stock of a product may have grown (receipt, count up,
 # return, released allocation). Arguments: product_ids (list[int]).
 stock_freed = Signal()
+
+# Sent after commit when what is expected to arrive for products changed (inbound
+# supply created, moved, received or cancelled). Arguments: product_ids (list[int]).
+supply_changed = Signal()

@@ -6,7 +6,10 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from inventory.signals import stock_freed
+        from django.db.models.signals import post_save
+
+        from catalog.models import GlobalSettings, Product
+        from inventory.signals import stock_freed, supply_changed
         from orders import signals as orders
 
         from . import receivers
@@ -16,3 +19,7 @@ class NotificationsConfig(AppConfig):
         orders.rows_allocated.connect(receivers.rows_allocated, dispatch_uid="notify_rows_allocated")
         orders.shipment_created.connect(receivers.shipment_created, dispatch_uid="notify_shipped")
         orders.preorders_released.connect(receivers.preorders_released, dispatch_uid="notify_released")
+        orders.promises_slipped.connect(receivers.promises_slipped, dispatch_uid="notify_promises_slipped")
+        supply_changed.connect(receivers.refresh_promises, dispatch_uid="refresh_promises")
+        post_save.connect(receivers.product_saved, sender=Product, dispatch_uid="product_promises")
+        post_save.connect(receivers.global_settings_saved, sender=GlobalSettings, dispatch_uid="all_promises")

@@ -181,3 +181,22 @@ def digest_aged_backorders(*, today: dt.date | None = None) -> int:
         ]
     )
     return len(table)
+
+
+def notify_promises_slipped(*, slips) -> None:
+    """One email per order whose waiting rows' promise moved later, with the new dates."""
+    new_dates = {slip.row_id: slip for slip in slips}
+    rows = OrderRow.objects.select_related("product", "source", "order").filter(pk__in=new_dates)
+    by_order = defaultdict(list)
+    for row in rows:
+        by_order[row.order].append(row)
+    messages = []
+    for order, order_rows in sorted(by_order.items(), key=lambda item: item[0].pk):
+        lines = _row_lines(order_rows)
+        for line in lines:
+            line["was"] = new_dates[line["row"].pk].was
+        key = order.number + ":" + ",".join(sorted(f"{r.pk}>{new_dates[r.pk].now}" for r in order_rows))
+        key = f"{order.number}:{hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16]}"
+        context = {"order": order, "lines": lines, "order_url": order_url(order)}
+        messages.append(outbox_message(kind="promise_moved", key=key, to=order.email, context=context))
+    outbox_write(messages=messages)

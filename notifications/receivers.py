@@ -1,10 +1,12 @@
 """Reactions to what lower apps announce. Thin: each calls one function."""
 
 import logging
+from functools import partial
 
+from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from . import events
+from . import events, tasks
 from .tasks import allocate_product, notify_back_in_stock
 
 log = logging.getLogger(__name__)
@@ -36,3 +38,32 @@ def shipment_created(sender, shipment, rows, **kwargs) -> None:
 
 def preorders_released(sender, rows, **kwargs) -> None:
     events.notify_preorders_released(rows=rows)
+
+
+def promises_slipped(sender, slips, **kwargs) -> None:
+    events.notify_promises_slipped(slips=slips)
+
+
+def refresh_promises(sender, product_ids, **kwargs) -> None:
+    """Supply changed (after commit): recompute the promises of these products."""
+    for product_id in product_ids:
+        try:
+            tasks.refresh_promises.delay(product_id)
+        except OperationalError:
+            log.warning("Broker unreachable; promises of product %s wait for the daily refresh", product_id)
+
+
+def _enqueue(task, *args) -> None:
+    try:
+        task.delay(*args)
+    except OperationalError:
+        log.warning("Broker unreachable; %s%s left for its periodic run", task.name, args)
+
+
+def product_saved(sender, instance, **kwargs) -> None:
+    """Settings (lead time, expected date, release date...) feed the promise dates."""
+    transaction.on_commit(partial(_enqueue, tasks.refresh_promises, instance.pk))
+
+
+def global_settings_saved(sender, instance, **kwargs) -> None:
+    transaction.on_commit(partial(_enqueue, tasks.refresh_all_promises))

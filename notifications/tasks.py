@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from inventory.restock_import import restock_import_folder
-from orders.selectors import products_needing_allocation
-from orders.services import backorders_allocate, preorders_release
+from orders.selectors import products_needing_allocation, products_with_waiting_rows
+from orders.services import backorders_allocate, preorders_release, promises_refresh
 
 from .events import digest_aged_backorders
 from .services import outbox_send_batch
@@ -35,6 +35,7 @@ RELIABLE = {
 @shared_task(**RELIABLE)
 def allocate_product(product_id: int) -> dict:
     result = backorders_allocate(product_id=product_id)
+    promises_refresh(product_id=product_id)  # the queue moved: so did its promise dates
     return {"product_id": product_id, "rows": result.rows, "units": result.units, "batches": result.batches}
 
 
@@ -81,3 +82,17 @@ def send_aged_backorders_digest() -> int:
 @shared_task(**RELIABLE)
 def notify_back_in_stock(product_id: int) -> int:
     return back_in_stock_notify(product_id=product_id)
+
+
+@shared_task(**RELIABLE)
+def refresh_promises(product_id: int) -> int:
+    return len(promises_refresh(product_id=product_id))
+
+
+@shared_task(**RELIABLE)
+def refresh_all_promises() -> int:
+    """Daily: promises whose lead time ran out move on (and their customers are told)."""
+    product_ids = products_with_waiting_rows()
+    for product_id in product_ids:
+        refresh_promises.delay(product_id)
+    return len(product_ids)

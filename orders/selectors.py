@@ -97,3 +97,12 @@ def products_needing_allocation(*, today: dt.date | None = None) -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def products_with_waiting_rows() -> list[int]:
+    return list(
+        OrderRow.objects.filter(status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED])
+        .values_list("product_id", flat=True)
+        .distinct()
+        .order_by("product_id")
+    )

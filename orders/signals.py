@@ -10,3 +10,4 @@ order_placed = Signal()  # order, decisions (one availability Decision per line,
 rows_allocated = Signal()  # rows: rows that just received restocked units (now allocated)
 shipment_created = Signal()  # shipment, rows (now shipped)
 preorders_released = Signal()  # rows: pre-ordered rows now waiting as backorders after release
+promises_slipped = Signal()  # slips: [Slip(row_id, was, now)] rows whose promise moved later

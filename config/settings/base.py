@@ -127,6 +127,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_aged_backorders_digest",
         "schedule": crontab(hour=env.int("DIGEST_HOUR", default=7), minute=0),
     },
+    "refresh-promises": {
+        "task": "notifications.tasks.refresh_all_promises",
+        "schedule": crontab(hour=env.int("DIGEST_HOUR", default=7), minute=30),
+    },
     "import-restock-files": {
         "task": "notifications.tasks.import_restock_files",
         "schedule": env.float("RESTOCK_IMPORT_SECONDS", default=60.0),

@@ -33,3 +33,7 @@ __all__ += [
     "plan_allocation",
     "preorders_release",
 ]
+
+from .promises import promise_for_new_units, promise_walk, promises_refresh  # noqa: E402
+
+__all__ += ["promise_for_new_units", "promise_walk", "promises_refresh"]

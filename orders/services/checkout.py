@@ -10,12 +10,14 @@ from django.db import transaction
 
 from catalog.models import Product
 from inventory.models import Stock
+from inventory.selectors import inbound_open_by_product
 from inventory.services import stock_allocate, stock_lock
 
 from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
 from ..models import CustomerTier, Order, OrderRow, RowEvent, RowStatus
 from ..selectors import availability_for_many
 from ..signals import order_placed
+from .promises import promise_for_new_units
 
 MAX_LINE_QUANTITY = 10_000  # more than any real basket; refuses 10^9 before any work
 
@@ -51,7 +53,9 @@ def _clean_lines(lines: list[CartLine]) -> list[CartLine]:
     return [CartLine(pid, qty) for pid, qty in merged.items()]
 
 
-def _new_row(*, order, product, line_no, tier, status, quantity, source_id=None) -> OrderRow:
+def _new_row(
+    *, order, product, line_no, tier, status, quantity, source_id=None, promise_date=None
+) -> OrderRow:
     return OrderRow(
         order=order,
         product=product,
@@ -62,6 +66,7 @@ def _new_row(*, order, product, line_no, tier, status, quantity, source_id=None)
         queue_tier=tier,
         queue_at=order.placed_at,
         line_no=line_no,
+        promise_date=promise_date,
     )
 
 
@@ -119,6 +124,7 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
                 CustomerTier.objects.filter(user=customer.user).values_list("priority", flat=True).first()
                 or 0
             )
+        inbound = inbound_open_by_product(product_ids=ids)
         rows, takes = [], []
         by_product: dict[int, list[Stock]] = defaultdict(list)
         for stock in stocks.values():
@@ -133,10 +139,16 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
                     rows.append(new_row(status=RowStatus.ALLOCATED, quantity=take, source_id=stock.source_id))
                     takes.append((stock, take))
                     remaining -= take
-            if decision.backordered:
-                rows.append(new_row(status=RowStatus.BACKORDERED, quantity=decision.backordered))
-            if decision.preordered:
-                rows.append(new_row(status=RowStatus.PREORDERED, quantity=decision.preordered))
+            waiting = decision.backordered or decision.preordered
+            if waiting:
+                promise = promise_for_new_units(
+                    availability=found[product.pk],
+                    inbound=inbound.get(product.pk, []),
+                    quantity=waiting,
+                    ahead=decision.from_stock,
+                )
+                status = RowStatus.BACKORDERED if decision.backordered else RowStatus.PREORDERED
+                rows.append(new_row(status=status, quantity=waiting, promise_date=promise))
         stock_allocate(takes=takes)
         OrderRow.objects.bulk_create(rows)
         RowEvent.objects.bulk_create(
