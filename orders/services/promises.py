@@ -23,12 +23,22 @@ from ..signals import promises_slipped
 PROMISE_BATCH = 1000
 
 
-def fallback_date(*, product: Product, policy: EffectivePolicy, today: dt.date) -> dt.date:
-    """Beyond known supply: the merchant's expected-restock date, else today + lead time."""
+def fallback_date(
+    *, product: Product, policy: EffectivePolicy, today: dt.date, since: dt.date | None = None
+) -> dt.date:
+    """Beyond known supply: the merchant's expected-restock date, else the lead time.
+
+    The lead time counts from when the row started waiting (``since``); once that
+    date has passed with nothing in sight, it rolls on by whole lead times, so a
+    promise moves once per period rather than a day every day.
+    """
     manual = product.expected_restock_date
     if manual and manual >= today:
         return manual
-    return today + dt.timedelta(days=policy.lead_time_days)
+    lead = max(1, policy.lead_time_days)
+    start = since or today
+    periods = max(0, -(-(today - start).days // lead))  # ceil: the first period end >= today
+    return start + dt.timedelta(days=lead * max(1, periods))
 
 
 def promise_walk(
@@ -37,13 +47,14 @@ def promise_walk(
     stock_now: int,
     inbound: list[tuple[dt.date, int]],
     today: dt.date,
-    fallback: dt.date,
+    fallbacks: list[dt.date],
 ) -> list[dt.date]:
-    """Pure: for each demand in queue order, the date its last unit is covered."""
+    """Pure: for each demand in queue order, the date its last unit is covered
+    (its fallback date when known supply runs out first)."""
     timeline = [(today, max(0, stock_now))] + sorted(inbound)
     cumulative = list(itertools.accumulate(quantity for _, quantity in timeline))
     dates, needed, step = [], 0, 0
-    for demand in demands:
+    for demand, fallback in zip(demands, fallbacks, strict=True):
         needed += demand
         while step < len(timeline) and cumulative[step] < needed:
             step += 1
@@ -75,23 +86,23 @@ def promises_refresh(*, product_id: int, today: dt.date | None = None) -> list[S
                 product_id=product_id, status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED]
             )
             .order_by(*QUEUE_ORDER)
-            .only("pk", "quantity", "status", "promise_date")
+            .only("pk", "quantity", "status", "promise_date", "queue_at")
         )
         dates = promise_walk(
             demands=[r.quantity for r in rows],
             stock_now=stock_now,
             inbound=inbound,
             today=today,
-            fallback=fallback_date(product=product, policy=policy, today=today),
+            fallbacks=[
+                fallback_date(
+                    product=product, policy=policy, today=today, since=timezone.localdate(r.queue_at)
+                )
+                for r in rows
+            ],
         )
         release = product.release_date if is_preorder(product, today) else None
-        fallback = fallback_date(product=product, policy=policy, today=today)
         changed, slips = [], []
         for row, date in zip(rows, dates, strict=True):
-            if date == fallback and row.promise_date and today <= row.promise_date < date:
-                # Still no supply in sight, but the lead time promised earlier has not run
-                # out: keep it rather than slip by a day every day.
-                date = row.promise_date
             if row.status == RowStatus.PREORDERED and release:
                 date = max(date, release)
             if row.promise_date != date:
@@ -122,7 +133,7 @@ def promise_for_new_units(
         stock_now=figures.free - policy.safety_stock,
         inbound=inbound,
         today=today,
-        fallback=fallback_date(product=product, policy=policy, today=today),
+        fallbacks=[today, fallback_date(product=product, policy=policy, today=today)],
     )[1]
     if is_preorder(product, today):
         date = max(date, product.release_date)

@@ -1,0 +1,187 @@
+import datetime as dt
+
+import pytest
+from django.core import mail
+
+from inventory.services import inbound_cancel, inbound_create, inbound_update
+from notifications.services import outbox_send_batch
+from orders.models import OrderRow
+from orders.services import CartLine, Customer, checkout_place_order, promise_walk, promises_refresh
+from tests.catalog.factories import ProductFactory
+from tests.helpers import receive
+from tests.inventory.factories import SourceFactory
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date(2026, 11, 23)
+
+
+def days(n: int) -> dt.date:
+    return TODAY + dt.timedelta(days=n)
+
+
+def wait(product, quantity, today=TODAY):
+    order = checkout_place_order(
+        lines=[CartLine(product.pk, quantity)],
+        customer=Customer(email="c@example.com", full_name="C", address="x"),
+        today=today,
+    )
+    return order.rows.get(status__in=["backordered", "preordered"])
+
+
+def promises(product):
+    return list(
+        OrderRow.objects.filter(product=product, status__in=["backordered", "preordered"])
+        .order_by("queue_at", "pk")
+        .values_list("quantity", "promise_date")
+    )
+
+
+@pytest.fixture
+def main():
+    return SourceFactory(code="main", priority=1)
+
+
+@pytest.fixture
+def overflow():
+    return SourceFactory(code="overflow", priority=2)
+
+
+# -- the walk itself -------------------------------------------------------------------------
+
+
+def test_walk_covers_rows_in_queue_order_from_stock_then_supply_then_fallback():
+    dates = promise_walk(
+        demands=[2, 3, 4, 1],
+        stock_now=2,
+        inbound=[(days(20), 2), (days(10), 3)],
+        today=TODAY,
+        fallbacks=[days(30)] * 4,
+    )
+    # 2 from stock today, 3 on day 10, then 2 on day 20 is not enough for 4 -> fallback
+    assert dates == [TODAY, days(10), days(30), days(30)]
+
+
+def test_walk_dates_the_last_unit_of_a_row():
+    assert promise_walk(
+        demands=[5], stock_now=2, inbound=[(days(3), 3)], today=TODAY, fallbacks=[days(9)]
+    ) == [days(3)]
+
+
+def test_supply_dated_in_the_past_counts_from_today():
+    assert promise_walk(
+        demands=[1], stock_now=0, inbound=[(days(-2), 1)], today=TODAY, fallbacks=[days(9)]
+    ) == [TODAY]
+
+
+# -- refresh over real rows ----------------------------------------------------------------------
+
+
+def test_queue_position_several_sources_and_supplies(main, overflow):
+    product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=21)
+    for quantity in (2, 2, 2, 2):
+        wait(product, quantity)
+    inbound_create(source=overflow, product=product, quantity=3, expected_date=days(12), reference="PO-2")
+    inbound_create(source=main, product=product, quantity=2, expected_date=days(5), reference="PO-1")
+
+    promises_refresh(product_id=product.pk, today=TODAY)
+
+    # 2 on day 5 cover row 1; 3 on day 12 cover row 2 and half of row 3; the rest: lead time
+    assert promises(product) == [(2, days(5)), (2, days(12)), (2, days(21)), (2, days(21))]
+
+
+def test_free_stock_not_yet_allocated_promises_today(main):
+    product = ProductFactory(backorderable=True)
+    wait(product, 2)
+    receive(product, 2, main)
+    promises_refresh(product_id=product.pk, today=TODAY)
+    assert promises(product) == [(2, TODAY)]
+
+
+def test_no_supply_uses_the_lead_time_or_the_manual_expected_date():
+    plain = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=10)
+    manual = ProductFactory(backorderable=True, expected_restock_date=days(40))
+    wait(plain, 1)
+    wait(manual, 1)
+    promises_refresh(product_id=plain.pk, today=TODAY)
+    promises_refresh(product_id=manual.pk, today=TODAY)
+    assert promises(plain) == [(1, days(10))]
+    assert promises(manual) == [(1, days(40))]
+
+
+@pytest.mark.parametrize("partial", ["split", "wait"])
+def test_partial_allocation_setting_promises_the_date_the_whole_row_is_covered(main, partial):
+    product = ProductFactory(
+        backorderable=True, use_global_partial_allocation=False, partial_allocation=partial
+    )
+    wait(product, 4)
+    wait(product, 1)
+    inbound_create(source=main, product=product, quantity=3, expected_date=days(3), reference="A")
+    inbound_create(source=main, product=product, quantity=2, expected_date=days(8), reference="B")
+    promises_refresh(product_id=product.pk, today=TODAY)
+    # the later small row never gets an earlier date than the row ahead of it
+    assert promises(product) == [(4, days(8)), (1, days(8))]
+
+
+def test_preorders_are_never_promised_before_release(main):
+    product = ProductFactory(preorder_enabled=True, release_date=days(30))
+    wait(product, 1)
+    inbound_create(source=main, product=product, quantity=5, expected_date=days(2), reference="PO")
+    promises_refresh(product_id=product.pk, today=TODAY)
+    assert promises(product) == [(1, days(30))]
+
+
+def test_checkout_sets_the_promise_of_new_rows(main):
+    product = ProductFactory(backorderable=True)
+    receive(product, 1, main)
+    wait(product, 2)  # 1 from stock, 1 waits
+    inbound_create(source=main, product=product, quantity=2, expected_date=days(6), reference="PO")
+    row = wait(product, 2, today=TODAY)  # 1 + 2 waiting ahead of it... 2 arrive on day 6
+    assert row.promise_date == days(14)  # the first waiting unit takes 1, 1 left: not enough
+    first = OrderRow.objects.filter(product=product, status="backordered").order_by("pk").first()
+    assert first.promise_date == TODAY + dt.timedelta(days=14)  # placed before the PO existed
+
+
+# -- slips ------------------------------------------------------------------------------------
+
+
+def test_a_later_promise_is_emailed_once_an_earlier_one_is_not(main):
+    product = ProductFactory(
+        name="Oak Chair", backorderable=True, use_global_lead_time_days=False, lead_time_days=30
+    )
+    row = wait(product, 2)
+    supply = inbound_create(source=main, product=product, quantity=2, expected_date=days(5), reference="PO")
+    promises_refresh(product_id=product.pk, today=TODAY)
+    outbox_send_batch()
+    mail.outbox.clear()
+
+    inbound_update(supply=supply, quantity=2, expected_date=days(9))  # the supplier is late
+    assert [s.now for s in promises_refresh(product_id=product.pk, today=TODAY)] == [days(9)]
+    assert promises_refresh(product_id=product.pk, today=TODAY) == []  # nothing new
+    inbound_update(supply=supply, quantity=2, expected_date=days(7))  # earlier again: saved, not emailed
+    assert promises_refresh(product_id=product.pk, today=TODAY) == []
+    inbound_cancel(supply=supply)  # cancelled: falls back to the lead time
+    assert [s.now for s in promises_refresh(product_id=product.pk, today=TODAY)] == [days(30)]
+
+    outbox_send_batch()
+    subjects = [m.subject for m in mail.outbox]
+    assert subjects == [f"New expected date for order {row.order.number}"] * 2
+    first = mail.outbox[0]
+    assert "now expected by 2 Dec 2026 (we said 28 Nov 2026)" in first.body
+    assert "cancel it: http" in first.body
+    row.refresh_from_db()
+    assert row.promise_date == days(30)
+
+
+def test_a_lead_time_promise_counts_from_the_order_and_does_not_slip_a_day_every_day():
+    product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=14)
+    row = wait(product, 1)
+    placed = row.queue_at.date()
+    promises_refresh(product_id=product.pk, today=placed)
+    assert promises(product) == [(1, placed + dt.timedelta(days=14))]
+    assert promises_refresh(product_id=product.pk, today=placed + dt.timedelta(days=1)) == []
+    assert promises_refresh(product_id=product.pk, today=placed + dt.timedelta(days=14)) == []
+    # once the promised day has passed with nothing in sight, it moves on by one lead time
+    slips = promises_refresh(product_id=product.pk, today=placed + dt.timedelta(days=15))
+    assert [(s.was, s.now) for s in slips] == [
+        (placed + dt.timedelta(days=14), placed + dt.timedelta(days=28))
+    ]
