@@ -9,7 +9,7 @@ from django.contrib import admin
 from solo.admin import SingletonModelAdmin
 
 from .models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, Product
-from .selectors import GLOBAL, EffectivePolicy, global_settings_get, product_policy
+from .selectors import GLOBAL, EffectivePolicy, product_policy, products_with_effective
 
 
 @admin.register(GlobalSettings)
@@ -63,12 +63,7 @@ class EffectiveBackordersFilter(admin.SimpleListFilter):
         value = self.value()
         if value not in Backorders.values:
             return queryset
-        # The set-based form of catalog.selectors.product_policy for this one setting
-        # (the flag picks the global value, else the product's); tests keep them in step.
-        overridden = queryset.filter(use_global_backorders=False, backorders=value)
-        if global_settings_get().backorders == value:
-            return overridden | queryset.filter(use_global_backorders=True)
-        return overridden
+        return products_with_effective(queryset, name="backorders", value=value)
 
 
 class OverridesFilter(admin.SimpleListFilter):

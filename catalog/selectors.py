@@ -42,3 +42,12 @@ def product_policy(*, product: Product, defaults: GlobalSettings | None = None) 
         else:
             values[name], origins[name] = getattr(product, name), PRODUCT
     return EffectivePolicy(**values, origins=origins)
+
+
+def products_with_effective(queryset, *, name: str, value):
+    """The set-based form of product_policy for one setting: products whose value in
+    force (their own, or the global one they inherit) equals ``value``."""
+    overridden = queryset.filter(**{f"use_global_{name}": False, name: value})
+    if getattr(global_settings_get(), name) == value:
+        return overridden | queryset.filter(**{f"use_global_{name}": True})
+    return overridden
