@@ -1,0 +1,246 @@
+"""The cart: ``{product_id: quantity}`` in the session, re-checked on every view.
+
+The session is client-influenced state, so every read parses it again: lines with a
+key or quantity that is not a sane whole number, or a product that no longer exists
+or is no longer sold, are dropped with a message. Each remaining line is checked
+against availability through orders.selectors (the one door), in a constant number
+of queries whatever the number of lines.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib import messages
+
+from catalog.availability import Availability, Decision, Outcome
+from catalog.models import Product
+
+from .selectors import availability_for_many
+from .services import MAX_LINE_QUANTITY, CartLine
+
+SESSION_KEY = "cart"
+# The outcome each line had when the customer last saw it, to tell them what changed.
+SEEN_KEY = "cart_seen"
+
+
+@dataclass(frozen=True)
+class ReviewedLine:
+    product: Product
+    quantity: int
+    availability: Availability
+    decision: Decision
+
+    @property
+    def ok(self) -> bool:
+        return self.decision.ok
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.product.price * self.quantity
+
+
+@dataclass
+class CartReview:
+    """The cart as it stands now, with what changed since the customer last saw it."""
+
+    lines: list[ReviewedLine]
+    notices: list[tuple[int, str]] = field(default_factory=list)  # (messages level, text)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+    @property
+    def problems(self) -> list[ReviewedLine]:
+        return [line for line in self.lines if not line.ok]
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.line_total for line in self.lines), Decimal("0"))
+
+    def cart_lines(self) -> list[CartLine]:
+        return [CartLine(product_id=line.product.pk, quantity=line.quantity) for line in self.lines]
+
+    def flash(self, request) -> None:
+        for level, text in self.notices:
+            messages.add_message(request, level, text)
+
+
+def _parse_quantity(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 < value <= MAX_LINE_QUANTITY else None
+
+
+def _parse_id(key) -> int | None:
+    if not isinstance(key, str) or not key.isascii() or not key.isdigit() or len(key) > 18:
+        return None
+    value = int(key)
+    return value if value > 0 and str(value) == key else None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class Cart:
+    """A small wrapper over ``request.session`` holding ``{product_id: quantity}``."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+
+    # -- reading -----------------------------------------------------------------------
+    def _raw(self) -> dict:
+        data = self.session.get(SESSION_KEY)
+        return data if isinstance(data, dict) else {}
+
+    def _seen(self) -> dict:
+        data = self.session.get(SEEN_KEY)
+        return data if isinstance(data, dict) else {}
+
+    def quantities(self) -> dict[int, int]:
+        """The lines that parse; nothing is checked against the database here."""
+        found: dict[int, int] = {}
+        for key, value in self._raw().items():
+            pid, quantity = _parse_id(key), _parse_quantity(value)
+            if pid is not None and quantity is not None:
+                found[pid] = quantity
+        return found
+
+    def quantity_of(self, product_id: int) -> int:
+        return self.quantities().get(product_id, 0)
+
+    def __len__(self) -> int:
+        """Units in the cart (for the header); reads the session only."""
+        return sum(self.quantities().values())
+
+    # -- writing -----------------------------------------------------------------------
+    def _save(self, quantities: dict[int, int], seen: dict[str, str] | None = None) -> None:
+        self.session[SESSION_KEY] = {str(pid): qty for pid, qty in quantities.items()}
+        if seen is not None:
+            self.session[SEEN_KEY] = seen
+        self.session.modified = True
+
+    def set(self, product_id: int, quantity: int, *, outcome: str | None = None) -> None:
+        """Put ``quantity`` units of the product in the cart (replacing what was there)."""
+        quantities = self.quantities()
+        quantities[product_id] = quantity
+        seen = {k: v for k, v in self._seen().items() if _parse_id(k) in quantities}
+        if outcome is not None:
+            seen[str(product_id)] = str(outcome)
+        self._save(quantities, seen)
+
+    def remove(self, product_id: int) -> bool:
+        quantities = self.quantities()
+        if quantities.pop(product_id, None) is None:
+            return False
+        seen = {k: v for k, v in self._seen().items() if _parse_id(k) in quantities}
+        self._save(quantities, seen)
+        return True
+
+    def clear(self) -> None:
+        self.session.pop(SESSION_KEY, None)
+        self.session.pop(SEEN_KEY, None)
+        self.session.modified = True
+
+    # -- the check every cart and checkout view makes ----------------------------------
+    def review(self) -> CartReview:
+        """Re-check every line; drop what cannot be read or bought; note what changed.
+
+        Queries: one for the products, plus availability_for_many's constant few.
+        """
+        stored = self.session.get(SESSION_KEY)
+        raw = self._raw()
+        notices: list[tuple[int, str]] = []
+        parsed: dict[int, int] = {}
+        unreadable = 0 if stored is None or isinstance(stored, dict) else 1
+        for key, value in raw.items():
+            pid, quantity = _parse_id(key), _parse_quantity(value)
+            if pid is None or quantity is None or pid in parsed:
+                unreadable += 1
+            else:
+                parsed[pid] = quantity
+        if unreadable:
+            notices.append(
+                (
+                    messages.WARNING,
+                    f"We removed {_plural(unreadable, 'item')} from your cart that we could not read. "
+                    "Please add them again.",
+                )
+            )
+
+        products = Product.objects.in_bulk(list(parsed)) if parsed else {}
+        sellable = [p for p in products.values() if p.is_active]
+        found = availability_for_many(products=sellable) if sellable else {}
+
+        seen = self._seen()
+        new_seen: dict[str, str] = {}
+        kept: dict[int, int] = {}
+        lines: list[ReviewedLine] = []
+        gone = 0
+        for pid, quantity in parsed.items():
+            product = products.get(pid)
+            if product is None:
+                gone += 1
+                continue
+            if not product.is_active:
+                notices.append(
+                    (
+                        messages.WARNING,
+                        f"{product.name} is no longer available, so we removed it from your cart.",
+                    )
+                )
+                continue
+            availability = found[pid]
+            decision = availability.decide(quantity)
+            before = seen.get(str(pid))
+            if note := self._change_notice(product, before, decision):
+                notices.append(note)
+            new_seen[str(pid)] = str(decision.outcome)
+            kept[pid] = quantity
+            lines.append(ReviewedLine(product, quantity, availability, decision))
+        if gone:
+            notices.append(
+                (
+                    messages.WARNING,
+                    f"{_plural(gone, 'item')} in your cart {'is' if gone == 1 else 'are'} no longer sold "
+                    "and we removed "
+                    f"{'it' if gone == 1 else 'them'}.",
+                )
+            )
+
+        if stored is not None and (stored != {str(pid): q for pid, q in kept.items()} or seen != new_seen):
+            self._save(kept, new_seen)
+        return CartReview(lines=lines, notices=notices)
+
+    @staticmethod
+    def _change_notice(product: Product, before: str | None, decision: Decision) -> tuple[int, str] | None:
+        """What to tell the customer when a line's outcome differs from what they saw."""
+        now = str(decision.outcome)
+        if before == now:
+            return None
+        if not decision.ok:
+            return messages.ERROR, f"{decision.reason} Please change the quantity or remove it."
+        if before is None:
+            return None
+        if decision.notify_customer:
+            return (
+                messages.INFO,
+                f"{product.name}: stock has changed — {split_text(decision)}",
+            )
+        if before == Outcome.PREORDER:
+            return messages.INFO, f"{product.name} has been released and is no longer a pre-order."
+        return None
+
+
+def split_text(decision: Decision) -> str:
+    """'3 in stock now, 2 will be backordered.' for a decision the customer is told about."""
+    if decision.from_stock:
+        return f"{decision.from_stock} in stock now, {decision.backordered} will be backordered."
+    if decision.backordered == 1:
+        return "It will be backordered."
+    return f"All {decision.backordered} will be backordered."

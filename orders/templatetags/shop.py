@@ -1,0 +1,105 @@
+"""Storefront presentation of an availability: badge, button label, note, dates.
+
+Nothing here decides whether something can be bought: the Availability object
+(from orders.selectors, the one door) answers that; this only words its answer.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django import template
+from django.conf import settings
+
+from catalog.availability import Availability, Badge, Decision
+from catalog.models import Backorders
+
+from ..cart import Cart, split_text
+from ..services import MAX_LINE_QUANTITY
+
+register = template.Library()
+
+DEFAULT_LABELS = {
+    Badge.IN_STOCK: "Add to cart",
+    Badge.LOW_STOCK: "Add to cart",
+    Badge.BACKORDER: "Backorder",
+    Badge.PREORDER: "Pre-order",
+}
+WAITING_BADGES = {Badge.OUT_OF_STOCK, Badge.BACKORDER, Badge.BACKORDERS_EXHAUSTED}
+
+
+@dataclass(frozen=True)
+class Offer:
+    badge: str  # a catalog.availability.Badge value, also the CSS modifier
+    badge_text: str
+    can_buy: bool
+    label: str  # the buy button's text
+    note: str  # the product's backorder or pre-order note, {days} filled in
+    expected_restock: dt.date | None
+    notify: bool  # allow_notify: tell the customer how many units will be backordered
+
+
+def offer_for(availability: Availability) -> Offer:
+    product = availability.product
+    badge, text = availability.badge()
+    label, note = DEFAULT_LABELS.get(badge, ""), ""
+    if badge == Badge.BACKORDER:
+        label = product.backorder_label or label
+        note = product.backorder_note
+    elif badge == Badge.PREORDER:
+        label = product.preorder_label or label
+        note = product.preorder_note
+    if note:
+        note = note.replace("{days}", str(availability.policy.lead_time_days))
+    expected = product.expected_restock_date
+    if badge not in WAITING_BADGES or (expected and expected < availability.today):
+        expected = None
+    return Offer(
+        badge=str(badge),
+        badge_text=text,
+        can_buy=availability.decide(1).ok,
+        label=label or "Add to cart",
+        note=note,
+        expected_restock=expected,
+        notify=availability.policy.backorders == Backorders.ALLOW_NOTIFY,
+    )
+
+
+@register.simple_tag
+def offer(availability: Availability) -> Offer:
+    """``{% offer availability as o %}`` then ``o.badge_text``, ``o.label``, ``o.can_buy``..."""
+    return offer_for(availability)
+
+
+@register.filter
+def backorder_split(decision: Decision | None) -> str:
+    """'3 in stock now, 2 will be backordered.' when the policy says tell the customer; else ''."""
+    if decision is None or not decision.ok or not decision.notify_customer:
+        return ""
+    return split_text(decision)
+
+
+@register.simple_tag(takes_context=True)
+def cart_units(context) -> int:
+    """Units in the cart, from the session alone (no query when there is no session)."""
+    request = context.get("request")
+    if request is None or not hasattr(request, "session"):
+        return 0
+    return len(Cart(request.session))
+
+
+@register.filter
+def money(value) -> str:
+    """34 -> '$34.00' (SHOP_CURRENCY_SYMBOL, '$' unless set)."""
+    if value in (None, ""):
+        return ""
+    symbol = getattr(settings, "SHOP_CURRENCY_SYMBOL", "$")
+    try:
+        return f"{symbol}{Decimal(value):,.2f}"
+    except (ArithmeticError, TypeError, ValueError):
+        return ""
+
+
+@register.simple_tag
+def max_quantity() -> int:
+    return MAX_LINE_QUANTITY

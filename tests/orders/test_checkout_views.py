@@ -1,0 +1,264 @@
+"""Checkout pages: guest and signed in, refusals, bad input, CSRF, confirmation, query counts."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from orders.cart import SESSION_KEY
+from orders.models import Order, OrderRow
+from orders.services import CartLine, Customer, checkout_place_order
+from tests.catalog.factories import ProductFactory
+from tests.helpers import receive
+from tests.inventory.factories import SourceFactory
+from tests.orders.factories import OrderFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+CHECKOUT = reverse("orders:checkout")
+CART = reverse("orders:cart")
+GUEST = {"email": "ada@example.com", "full_name": "Ada Lovelace", "address": "1 Analytical Way\nLondon"}
+
+
+@pytest.fixture
+def sources():
+    return SourceFactory(code="main", name="Main warehouse", priority=1), SourceFactory(
+        code="overflow", name="Overflow", priority=2
+    )
+
+
+def add(client, product, quantity):
+    # Followed, so the "added" message is shown (and used up) on the cart page.
+    response = client.post(
+        reverse("orders:cart_add"), {"product_id": product.pk, "quantity": quantity}, follow=True
+    )
+    assert response.status_code == 200
+
+
+def texts(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_guest_checkout_places_the_order_and_shows_every_row(client, sources):
+    main, overflow = sources
+    kettle = ProductFactory(name="Kettle", notify=True)
+    receive(kettle, 2, main)
+    receive(kettle, 1, overflow)
+    mug = ProductFactory(name="Mug")
+    receive(mug, 5, main)
+    add(client, kettle, 5)
+    add(client, mug, 1)
+
+    response = client.post(CHECKOUT, GUEST)
+
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("orders:order_confirmation", kwargs={"number": order.number})
+    assert order.user is None and order.email == "ada@example.com" and order.address == GUEST["address"]
+    assert client.session.get(SESSION_KEY) is None  # the cart is cleared
+    page = client.get(response.url)
+    html = page.content.decode()
+    assert f"Thank you! Your order {order.number} is placed." in texts(page)
+    rows = list(order.rows.order_by("line_no", "pk"))
+    assert [(r.status, r.quantity) for r in rows] == [
+        ("allocated", 2),
+        ("allocated", 1),
+        ("backordered", 2),
+        ("allocated", 1),
+    ]
+    assert html.count('class="status status--allocated"') == 3
+    assert html.count('class="status status--backordered"') == 1
+    assert "Main warehouse" in html and "Overflow" in html and "Waiting for stock" in html
+    # The guest gets a signed link to their order page, and it works.
+    link = page.context["guest_link"]
+    assert link in html
+    assert client.get(link).status_code == 200
+
+
+def test_signed_in_checkout_is_prefilled_and_linked_to_the_user(client, sources):
+    user = UserFactory(first_name="Grace", last_name="Hopper", email="grace@example.com")
+    earlier = OrderFactory(user=user, address="7 Compiler Lane")
+    product = ProductFactory()
+    receive(product, 3, sources[0])
+    client.force_login(user)
+    add(client, product, 1)
+
+    form = client.get(CHECKOUT).context["form"]
+    assert form.initial == {
+        "email": "grace@example.com",
+        "full_name": "Grace Hopper",
+        "address": "7 Compiler Lane",
+    }
+    response = client.post(CHECKOUT, {**form.initial, "email": "g@example.com"})
+    order = Order.objects.exclude(pk=earlier.pk).get()
+    assert order.user == user and order.email == "g@example.com"
+    assert response.url == reverse("orders:order_confirmation", kwargs={"number": order.number})
+    html = client.get(response.url).content.decode()
+    assert order.get_absolute_url() in html
+
+
+def test_checkout_shows_the_notify_split_but_not_for_allow(client, sources):
+    told = ProductFactory(name="Told", notify=True)
+    silent = ProductFactory(name="Silent", backorderable=True)
+    for product in (told, silent):
+        receive(product, 3, sources[0])
+        add(client, product, 5)
+    html = client.get(CHECKOUT).content.decode()
+    assert html.count("3 in stock now, 2 will be backordered.") == 1
+
+
+def test_empty_cart_cannot_check_out(client):
+    response = client.get(CHECKOUT, follow=True)
+    assert response.redirect_chain[-1][0] == CART and "Your cart is empty." in texts(response)
+    response = client.post(CHECKOUT, GUEST)
+    assert response.status_code == 302 and response.url == CART
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("email", "not-an-email"),
+        ("email", ""),
+        ("full_name", "   "),
+        ("address", ""),
+        ("address", "x" * 1001),
+    ],
+)
+def test_invalid_details_rerender_with_errors_and_write_nothing(client, sources, field, value):
+    product = ProductFactory()
+    receive(product, 3, sources[0])
+    add(client, product, 1)
+    response = client.post(CHECKOUT, {**GUEST, field: value})
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert not Order.objects.exists()
+    assert client.session[SESSION_KEY] == {str(product.pk): 1}
+
+
+def test_refused_checkout_names_each_product_and_its_real_available_quantity(client, sources):
+    lamp = ProductFactory(name="Lamp")
+    receive(lamp, 5, sources[0])
+    vase = ProductFactory(
+        name="Vase", backorderable=True, use_global_backorder_limit=False, backorder_limit=1
+    )
+    add(client, lamp, 4)
+    add(client, vase, 1)
+    other = Customer("o@example.com", "Other", "Road 2")
+    checkout_place_order(lines=[CartLine(lamp.pk, 3), CartLine(vase.pk, 1)], customer=other)
+    client.get(CART)  # the customer has seen the change...
+
+    response = client.post(CHECKOUT, GUEST)  # ...and tries anyway
+
+    assert response.status_code == 200
+    problems = {p.product: p for p in response.context["problems"]}
+    assert problems["Lamp"].available == 2 and problems["Lamp"].requested == 4
+    assert problems["Vase"].available == 0
+    html = response.content.decode()
+    assert "We could not place your order" in html
+    assert "<strong>Lamp</strong> — you asked for 4, 2 available now." in html
+    assert "Vase is no longer taking backorders." in html
+    assert Order.objects.count() == 1  # only the other customer's
+    assert client.session[SESSION_KEY] == {str(lamp.pk): 4, str(vase.pk): 1}
+
+
+def test_a_change_the_customer_has_not_seen_stops_the_order(client, sources):
+    product = ProductFactory(name="Lamp", notify=True)
+    receive(product, 5, sources[0])
+    add(client, product, 4)
+    checkout_place_order(
+        lines=[CartLine(product.pk, 3)], customer=Customer("o@example.com", "Other", "Road 2")
+    )
+    response = client.post(CHECKOUT, GUEST)
+    assert response.status_code == 200
+    messages = texts(response)
+    assert "Lamp: stock has changed — 2 in stock now, 2 will be backordered." in messages
+    assert "Your cart changed. Please check it, then place your order again." in messages
+    assert Order.objects.count() == 1
+    # Now they have seen it: the same POST goes through.
+    assert client.post(CHECKOUT, GUEST).status_code == 302
+    assert Order.objects.count() == 2
+
+
+def test_tampered_cart_at_checkout_places_nothing(client, sources):
+    product = ProductFactory()
+    receive(product, 5, sources[0])
+    session = client.session
+    session[SESSION_KEY] = {str(product.pk): 10**9, "x": 1, "999999": 2}
+    session.save()
+    response = client.post(CHECKOUT, GUEST, follow=True)
+    assert not Order.objects.exists()
+    assert any("could not read" in t for t in texts(response))
+    assert any("no longer sold" in t for t in texts(response))
+
+
+def test_inactive_product_in_cart_is_dropped_before_anything_is_placed(client, sources):
+    keep, retire = ProductFactory(name="Keep"), ProductFactory(name="Retire")
+    for product in (keep, retire):
+        receive(product, 5, sources[0])
+        add(client, product, 1)
+    retire.is_active = False
+    retire.save()
+    response = client.post(CHECKOUT, GUEST)
+    assert "Retire is no longer available, so we removed it from your cart." in texts(response)
+    assert not Order.objects.exists()
+    client.post(CHECKOUT, GUEST)
+    assert [r.product.name for r in OrderRow.objects.select_related("product")] == ["Keep"]
+
+
+def test_checkout_without_csrf_token_is_403_and_writes_nothing(sources):
+    client = Client(enforce_csrf_checks=True)
+    product = ProductFactory()
+    receive(product, 5, sources[0])
+    session = client.session
+    session[SESSION_KEY] = {str(product.pk): 1}
+    session.save()
+    response = client.post(CHECKOUT, GUEST)
+    assert response.status_code == 403
+    assert not Order.objects.exists()
+    # With the token from the page the same order goes through.
+    client.get(CHECKOUT)
+    token = client.cookies["csrftoken"].value
+    assert client.post(CHECKOUT, {**GUEST, "csrfmiddlewaretoken": token}).status_code == 302
+    assert Order.objects.count() == 1
+
+
+def test_confirmation_page_is_only_for_the_session_that_placed_it(client, sources):
+    product = ProductFactory()
+    receive(product, 5, sources[0])
+    add(client, product, 1)
+    url = client.post(CHECKOUT, GUEST).url
+    assert client.get(url).status_code == 200
+    assert Client().get(url).status_code == 404
+    stranger = Client()
+    stranger.force_login(UserFactory())
+    assert stranger.get(url).status_code == 404
+    assert client.get(reverse("orders:order_confirmation", kwargs={"number": "R-NOPE"})).status_code == 404
+
+
+def test_preorder_checkout_shows_preordered_row(client):
+    record = ProductFactory(name="Record", preorder=True)
+    add(client, record, 2)
+    html = client.get(CHECKOUT).content.decode()
+    assert "Pre-order — releases" in html
+    url = client.post(CHECKOUT, GUEST).url
+    html = client.get(url).content.decode()
+    assert 'status--preordered">Pre-ordered' in html and "Waiting for release" in html
+
+
+def test_checkout_page_queries_do_not_grow_with_lines(client, sources, django_assert_num_queries):
+    products = [ProductFactory(notify=True) for _ in range(5)]
+    for product in products:
+        receive(product, 2, sources[0])
+        receive(product, 2, sources[1])
+    add(client, products[0], 6)
+    client.get(CHECKOUT)  # warm up
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(CHECKOUT).status_code == 200
+    expected = len(one)
+    for product in products[1:]:
+        add(client, product, 6)
+    client.get(CHECKOUT)
+    with django_assert_num_queries(expected):
+        response = client.get(CHECKOUT)
+    assert len(response.context["review"].lines) == 5
