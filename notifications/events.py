@@ -80,20 +80,15 @@ def notify_order_placed(*, order: Order) -> None:
     low_stock_check(product_ids={r.product_id for r in rows if r.status == RowStatus.ALLOCATED})
 
 
-def _per_order(kind: str, rows, extra=None) -> None:
+def _per_order(kind: str, rows) -> None:
+    """One email per order for an event touching many rows, in a constant number of queries."""
+    fresh = OrderRow.objects.select_related("product", "source", "order").filter(pk__in=[r.pk for r in rows])
     by_order = defaultdict(list)
-    for row in rows:
-        by_order[row.order_id].append(row)
-    orders = {o.pk: o for o in Order.objects.filter(pk__in=by_order)}
+    for row in fresh:
+        by_order[row.order].append(row)
     messages = []
-    for order_id, order_rows in sorted(by_order.items()):
-        order = orders[order_id]
-        lines = _row_lines(
-            OrderRow.objects.select_related("product", "source", "order").filter(
-                pk__in=[r.pk for r in order_rows]
-            )
-        )
-        context = {"order": order, "lines": lines, "order_url": order_url(order), **(extra or {})}
+    for order, order_rows in sorted(by_order.items(), key=lambda item: item[0].pk):
+        context = {"order": order, "lines": _row_lines(order_rows), "order_url": order_url(order)}
         key = f"{order.number}:{_event_key(order_rows)}"
         messages.append(outbox_message(kind=kind, key=key, to=order.email, context=context))
     outbox_write(messages=messages)
