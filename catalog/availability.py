@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .models import Backorders, Product
+from .promise import fallback_date, promise_walk
 from .selectors import EffectivePolicy
 
 
@@ -36,6 +37,7 @@ class StockFigures:
     free: int  # on hand - allocated, summed over active sources
     waiting_backorder: int = 0  # units on backordered rows
     waiting_preorder: int = 0  # units on pre-ordered rows
+    inbound: tuple[tuple[dt.date, int], ...] = ()  # open inbound supply: (expected date, units)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Decision:
     stock_salable: int  # what may come from stock now
     headroom: int | None  # more units that may wait; None = unlimited
     notify_customer: bool = False  # allow_notify: tell the customer what is backordered
+    ships_by: dt.date | None = None  # promise date of the units that will wait
 
     @property
     def ok(self) -> bool:
@@ -89,7 +92,24 @@ class Availability:
         raise NotImplementedError
 
     # -- helpers shared by the states ------------------------------------------------
+    def promise(self, *, waiting: int, ahead: int = 0) -> dt.date:
+        """When ``waiting`` units joining the queue now, behind ``ahead`` more units of the
+        same order taken from stock, are expected to be covered."""
+        figures, today = self.figures, self.today
+        date = promise_walk(
+            demands=[figures.waiting_backorder + figures.waiting_preorder + ahead, waiting],
+            stock_now=figures.free - self.policy.safety_stock,
+            inbound=list(figures.inbound),
+            today=today,
+            fallbacks=[today, fallback_date(product=self.product, policy=self.policy, today=today)],
+        )[1]
+        if is_preorder(self.product, today):
+            date = max(date, self.product.release_date)
+        return date
+
     def _decision(self, outcome: Outcome, quantity: int, reason: str, **parts: int) -> Decision:
+        waiting = parts.get("backordered", 0) + parts.get("preordered", 0)
+        ships_by = self.promise(waiting=waiting, ahead=parts.get("from_stock", 0)) if waiting else None
         return Decision(
             outcome=outcome,
             requested=quantity,
@@ -103,6 +123,7 @@ class Availability:
             notify_customer=(
                 self.policy.backorders == Backorders.ALLOW_NOTIFY and parts.get("backordered", 0) > 0
             ),
+            ships_by=ships_by,
         )
 
     def _refuse(self, quantity: int, reason: str) -> Decision:
@@ -198,7 +219,7 @@ class Backorderable(Availability):
             return found
         if self.headroom == 0:
             return Badge.BACKORDERS_EXHAUSTED, "No longer taking backorders"
-        return Badge.BACKORDER, "Available on backorder"
+        return Badge.BACKORDER, f"Available on backorder — ships by {self.promise(waiting=1):%d %b %Y}"
 
 
 class PreOrder(Availability):

@@ -34,6 +34,6 @@ __all__ += [
     "preorders_release",
 ]
 
-from .promises import promise_for_new_units, promise_walk, promises_refresh  # noqa: E402
+from .promises import promises_refresh  # noqa: E402
 
-__all__ += ["promise_for_new_units", "promise_walk", "promises_refresh"]
+__all__ += ["promises_refresh"]

@@ -10,14 +10,12 @@ from django.db import transaction
 
 from catalog.models import Product
 from inventory.models import Stock
-from inventory.selectors import inbound_open_by_product
 from inventory.services import stock_allocate, stock_lock
 
 from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
 from ..models import CustomerTier, Order, OrderRow, RowEvent, RowStatus
 from ..selectors import availability_for_many
 from ..signals import order_placed
-from .promises import promise_for_new_units
 
 MAX_LINE_QUANTITY = 10_000  # more than any real basket; refuses 10^9 before any work
 
@@ -124,7 +122,6 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
                 CustomerTier.objects.filter(user=customer.user).values_list("priority", flat=True).first()
                 or 0
             )
-        inbound = inbound_open_by_product(product_ids=ids)
         rows, takes = [], []
         by_product: dict[int, list[Stock]] = defaultdict(list)
         for stock in stocks.values():
@@ -141,14 +138,8 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
                     remaining -= take
             waiting = decision.backordered or decision.preordered
             if waiting:
-                promise = promise_for_new_units(
-                    availability=found[product.pk],
-                    inbound=inbound.get(product.pk, []),
-                    quantity=waiting,
-                    ahead=decision.from_stock,
-                )
                 status = RowStatus.BACKORDERED if decision.backordered else RowStatus.PREORDERED
-                rows.append(new_row(status=status, quantity=waiting, promise_date=promise))
+                rows.append(new_row(status=status, quantity=waiting, promise_date=decision.ships_by))
         stock_allocate(takes=takes)
         OrderRow.objects.bulk_create(rows)
         RowEvent.objects.bulk_create(

@@ -6,7 +6,6 @@ date or its lead time. Pre-ordered rows are never promised before release.
 """
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -14,52 +13,14 @@ from django.utils import timezone
 
 from catalog.availability import is_preorder
 from catalog.models import Product
-from catalog.selectors import EffectivePolicy, product_policy
+from catalog.promise import fallback_date, promise_walk
+from catalog.selectors import product_policy
 from inventory.selectors import free_stock_by_product, inbound_open_by_product
 
 from ..models import QUEUE_ORDER, OrderRow, RowStatus
 from ..signals import promises_slipped
 
 PROMISE_BATCH = 1000
-
-
-def fallback_date(
-    *, product: Product, policy: EffectivePolicy, today: dt.date, since: dt.date | None = None
-) -> dt.date:
-    """Beyond known supply: the merchant's expected-restock date, else the lead time.
-
-    The lead time counts from when the row started waiting (``since``); once that
-    date has passed with nothing in sight, it rolls on by whole lead times, so a
-    promise moves once per period rather than a day every day.
-    """
-    manual = product.expected_restock_date
-    if manual and manual >= today:
-        return manual
-    lead = max(1, policy.lead_time_days)
-    start = since or today
-    periods = max(0, -(-(today - start).days // lead))  # ceil: the first period end >= today
-    return start + dt.timedelta(days=lead * max(1, periods))
-
-
-def promise_walk(
-    *,
-    demands: list[int],
-    stock_now: int,
-    inbound: list[tuple[dt.date, int]],
-    today: dt.date,
-    fallbacks: list[dt.date],
-) -> list[dt.date]:
-    """Pure: for each demand in queue order, the date its last unit is covered
-    (its fallback date when known supply runs out first)."""
-    timeline = [(today, max(0, stock_now))] + sorted(inbound)
-    cumulative = list(itertools.accumulate(quantity for _, quantity in timeline))
-    dates, needed, step = [], 0, 0
-    for demand, fallback in zip(demands, fallbacks, strict=True):
-        needed += demand
-        while step < len(timeline) and cumulative[step] < needed:
-            step += 1
-        dates.append(max(timeline[step][0], today) if step < len(timeline) else fallback)
-    return dates
 
 
 @dataclass(frozen=True)
@@ -114,27 +75,3 @@ def promises_refresh(*, product_id: int, today: dt.date | None = None) -> list[S
         if slips:
             promises_slipped.send(sender=OrderRow, slips=slips)
     return slips
-
-
-def promise_for_new_units(
-    *, availability, inbound: list[tuple[dt.date, int]], quantity: int, ahead: int = 0
-) -> dt.date:
-    """The promise for ``quantity`` units joining the end of the queue now, behind
-    everything already waiting and ``ahead`` more units (e.g. this order's own stock)."""
-    product, policy, figures, today = (
-        availability.product,
-        availability.policy,
-        availability.figures,
-        availability.today,
-    )
-    waiting = figures.waiting_backorder + figures.waiting_preorder
-    date = promise_walk(
-        demands=[waiting + ahead, quantity],
-        stock_now=figures.free - policy.safety_stock,
-        inbound=inbound,
-        today=today,
-        fallbacks=[today, fallback_date(product=product, policy=policy, today=today)],
-    )[1]
-    if is_preorder(product, today):
-        date = max(date, product.release_date)
-    return date

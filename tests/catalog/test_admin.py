@@ -218,8 +218,9 @@ def test_product_list_query_count_does_not_grow_with_products(admin_client, djan
     many = _changelist_queries(admin_client)
 
     assert few == many
-    # session, user, count, filtered count, page, global settings, free stock, waiting units.
-    with django_assert_num_queries(8):
+    # session, user, count, filtered count, page, global settings, free stock, waiting units,
+    # inbound supply.
+    with django_assert_num_queries(9):
         admin_client.get(PRODUCTS_URL)
 
 

@@ -392,11 +392,16 @@ def test_stock_salable_never_goes_below_zero():
         ({"free": 4, "waiting_backorder": 4}, Badge.OUT_OF_STOCK, "Out of stock"),
         ({"free": 10, "backorders": "allow"}, Badge.IN_STOCK, "In stock"),
         ({"free": 1, "backorders": "allow"}, Badge.LOW_STOCK, "Only 1 left"),
-        ({"free": 0, "backorders": "allow"}, Badge.BACKORDER, "Available on backorder"),
+        # no supply in sight: the next unit ships by today + the 14-day lead time
+        (
+            {"free": 0, "backorders": "allow"},
+            Badge.BACKORDER,
+            "Available on backorder — ships by 15 Jun 2030",
+        ),
         (
             {"free": 0, "backorders": "allow_notify", "backorder_limit": 5, "waiting_backorder": 4},
             Badge.BACKORDER,
-            "Available on backorder",
+            "Available on backorder — ships by 15 Jun 2030",
         ),
         (
             {"free": 0, "backorders": "allow", "backorder_limit": 5, "waiting_backorder": 5},
@@ -578,8 +583,8 @@ def test_availability_for_many_uses_a_constant_number_of_queries(count, django_a
     wait_in_queue(products[0], 1)
     global_settings_get()  # created once, as in a running shop
 
-    # Global settings, free stock, waiting units: three reads whatever the count.
-    with django_assert_num_queries(3):
+    # Global settings, free stock, waiting units, inbound supply: four reads whatever the count.
+    with django_assert_num_queries(4):
         found = availability_for_many(products=products)
 
     assert len(found) == count

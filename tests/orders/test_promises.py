@@ -3,10 +3,11 @@ import datetime as dt
 import pytest
 from django.core import mail
 
+from catalog.promise import promise_walk
 from inventory.services import inbound_cancel, inbound_create, inbound_update
 from notifications.services import outbox_send_batch
 from orders.models import OrderRow
-from orders.services import CartLine, Customer, checkout_place_order, promise_walk, promises_refresh
+from orders.services import CartLine, Customer, checkout_place_order, promises_refresh
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
