@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from catalog.promise import promise_walk
 from inventory.services import inbound_cancel, inbound_create, inbound_update
@@ -186,3 +187,13 @@ def test_a_lead_time_promise_counts_from_the_order_and_does_not_slip_a_day_every
     assert [(s.was, s.now) for s in slips] == [
         (placed + dt.timedelta(days=14), placed + dt.timedelta(days=28))
     ]
+
+
+def test_cart_and_checkout_say_when_waiting_units_are_expected(client, main):
+    product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=10)
+    receive(product, 1, main)
+    inbound_create(source=main, product=product, quantity=5, expected_date=days(4), reference="PO")
+    client.post(reverse("orders:cart_add"), {"product_id": product.pk, "quantity": 3})
+    expected = f"The rest is expected to ship by {dt.date.today() + dt.timedelta(days=4):%-d %b %Y}."
+    assert expected in client.get(reverse("orders:cart")).content.decode()
+    assert expected in client.get(reverse("orders:checkout")).content.decode()
