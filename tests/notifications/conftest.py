@@ -1,0 +1,345 @@
+"""Real Celery wiring for the notifications tests.
+
+``celery_workers`` starts real ``celery -A config worker`` processes (and beat) on the
+test broker (settings.TEST_BROKER_URL) and the pytest-django test database, the way
+production runs them; ``live_broker`` makes the test process publish to that broker
+instead of running tasks eagerly. ``invariants`` checks what must hold after any race
+or crash: counters agree with rows and the ledger, no unit is given twice, the queue
+order is kept.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db.models import Sum
+
+from config.celery_app import app
+from inventory.models import Stock
+from inventory.selectors import stock_drift
+from inventory.signals import stock_freed
+from notifications import receivers
+from orders.models import WAITING, OrderRow, RowEvent, RowStatus
+
+REPO = Path(__file__).resolve().parents[2]
+CELERY = Path(sys.executable).with_name("celery")
+# A killed worker's unacknowledged job is handed out again after this many seconds
+# (kombu looks for such jobs when a worker starts, then only every ~100 s).
+VISIBILITY_TIMEOUT = 3
+READY_TIMEOUT = 30.0
+# The broker keys of the default queue and of kombu's "unacked" bookkeeping (redis transport).
+BROKER_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}", pytrace=False)
+        time.sleep(interval)
+
+
+# -- The test process: publish to the real broker instead of running tasks eagerly. --
+
+
+def _reset_producer_pools() -> None:
+    # Celery caches its connection and producer pools for the first broker URL it used
+    # (Celery._after_fork clears the same two attributes).
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+
+
+@contextmanager
+def celery_publishing(*, broker_url: str, eager: bool = False):
+    """Point the test process's Celery app at ``broker_url``; restore it afterwards.
+
+    Celery reads CELERY_BROKER_URL from the environment before its own conf, so the
+    URL is set as the read and write URL (which take precedence) as well.
+    """
+    names = ("task_always_eager", "broker_url", "broker_read_url", "broker_write_url")
+    before = {name: app.conf.get(name) for name in names}
+    app.conf.update(
+        task_always_eager=eager,
+        broker_url=broker_url,
+        broker_read_url=broker_url,
+        broker_write_url=broker_url,
+    )
+    _reset_producer_pools()
+    try:
+        yield app
+    finally:
+        app.conf.update(before)
+        _reset_producer_pools()
+
+
+@pytest.fixture
+def live_broker():
+    """Tasks sent by this test go to the test broker (a real worker runs them)."""
+    with celery_publishing(broker_url=settings.TEST_BROKER_URL, eager=False):
+        yield settings.TEST_BROKER_URL
+
+
+@pytest.fixture
+def broker_client(live_broker):
+    """A plain Redis client on the test broker's database (to look at the queues)."""
+    import redis
+
+    client = redis.Redis.from_url(live_broker, socket_connect_timeout=2, socket_timeout=5)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def no_allocation_trigger():
+    """Disconnect the stock_freed -> allocate_product receiver: a "lost trigger"."""
+
+    @contextmanager
+    def disconnected():
+        stock_freed.disconnect(dispatch_uid="allocate_freed_stock")
+        try:
+            yield
+        finally:
+            stock_freed.connect(receivers.allocate_freed_stock, dispatch_uid="allocate_freed_stock")
+
+    yield disconnected
+    stock_freed.connect(receivers.allocate_freed_stock, dispatch_uid="allocate_freed_stock")
+
+
+# -- Real worker and beat processes. --
+
+
+def worker_database_url() -> str:
+    """DATABASE_URL of the pytest-django test database (as named inside the test process)."""
+    db = settings.DATABASES["default"]
+    auth = quote(db.get("USER") or "", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    host = quote(db.get("HOST") or "", safe="")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{'@' if auth else ''}{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+class CeleryProcess:
+    """A celery worker or beat in its own process group, logging to a file."""
+
+    def __init__(self, *, kind: str, args: list[str], env: dict[str, str], log: Path, name: str):
+        self.kind, self.name, self.log = kind, name, log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [str(CELERY), "-A", "config", kind, *args],
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: the pool children die with it
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def _killpg(self, sig: int) -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group (the prefork parent and its children) at once."""
+        self._killpg(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """The test is over: no need to wait seconds for a warm or cold shutdown.
+
+        A killed worker's database sessions end with it (PostgreSQL rolls back what
+        they had open), and the fixture purges what it left on the broker.
+        """
+        self.kill()  # the group, so pool children a dead parent left behind go too
+
+
+class CeleryProcesses:
+    """Starts workers (and beat) for one test and stops every one of them afterwards."""
+
+    def __init__(self, *, broker_url: str, folder: Path):
+        self.broker_url, self.folder = broker_url, folder
+        self.started: list[CeleryProcess] = []
+        self.import_dir = folder / "restock-inbox"
+        self.import_dir.mkdir()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.test",
+            DATABASE_URL=worker_database_url(),
+            CELERY_BROKER_URL=self.broker_url,
+            CELERY_TASK_ALWAYS_EAGER="false",
+            CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+            # Never the repository's own inbox: the scheduled import would apply its files.
+            RESTOCK_IMPORT_DIR=str(self.import_dir),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra)
+        return env
+
+    def _log(self, kind: str) -> Path:
+        return self.folder / f"{kind}-{len(self.started) + 1}.log"
+
+    def worker(self, *, pool: str = "prefork", **extra_env: str) -> CeleryProcess:
+        """Start a worker (concurrency 1) and wait until it answers a ping."""
+        name = f"restock-test-{uuid.uuid4().hex[:8]}@%h"
+        args = [
+            f"--pool={pool}",
+            "--concurrency=1",
+            "--loglevel=info",
+            f"--hostname={name}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+        worker = CeleryProcess(
+            kind="worker", args=args, env=self.env(**extra_env), log=self._log("worker"), name=name
+        )
+        self.started.append(worker)
+        node = name.replace("%h", os.uname().nodename)
+
+        def ready():
+            if not worker.alive():
+                pytest.fail(f"celery worker exited at start:\n{worker.output()}", pytrace=False)
+            if f"{node} ready." not in worker.output():  # cheap, before asking over the broker
+                return False
+            return any(node in reply for reply in app.control.ping(destination=[node], timeout=0.5))
+
+        wait_until(ready, timeout=READY_TIMEOUT, interval=0.05, what=f"worker {node} to answer a ping")
+        return worker
+
+    def beat(self, **extra_env: str) -> CeleryProcess:
+        args = ["--loglevel=info", f"--schedule={self.folder / 'beat-schedule'}", "--max-interval=1"]
+        beat = CeleryProcess(
+            kind="beat", args=args, env=self.env(**extra_env), log=self._log("beat"), name="beat"
+        )
+        self.started.append(beat)
+        return beat
+
+    def logs(self) -> list[tuple[str, str]]:
+        return [(f"celery {p.kind} {p.pid} ({p.log.name})", p.output()) for p in self.started]
+
+    def stop_all(self) -> None:
+        for process in reversed(self.started):
+            process.stop()
+
+
+def purge_broker(client) -> None:
+    """Empty the default queue and kombu's unacked bookkeeping left by earlier runs."""
+    client.delete(*BROKER_KEYS)
+
+
+@pytest.fixture
+def celery_workers(request, transactional_db, live_broker, broker_client, tmp_path):
+    """Start real Celery processes on the test broker and the test database.
+
+    Depends on transactional_db: the worker sees committed rows, and it is stopped
+    before pytest-django flushes the tables. Its log is added to a failing test's report.
+    """
+    purge_broker(broker_client)
+    processes = CeleryProcesses(broker_url=live_broker, folder=tmp_path)
+    request.node.celery_processes = processes
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+        purge_broker(broker_client)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    processes = getattr(item, "celery_processes", None)
+    if processes is not None and report.failed:
+        for title, text in processes.logs():
+            report.sections.append((title, text[-20_000:] or "(empty)"))
+
+
+# -- Invariants after races and crashes. --
+
+
+def _origin(row: OrderRow) -> int:
+    # A split keeps the waiting part in the original row; the moved part links to it.
+    return row.split_from_id or row.pk
+
+
+def queue_key(row: OrderRow) -> tuple:
+    return (-row.queue_tier, row.queue_at, row.order_id, row.line_no)
+
+
+def units_by_origin(product_id: int, status: str = RowStatus.ALLOCATED) -> dict[int, int]:
+    """Units in ``status`` per customer line (original row id), splits summed."""
+    units: dict[int, int] = defaultdict(int)
+    for row in OrderRow.objects.filter(product_id=product_id, status=status):
+        units[_origin(row)] += row.quantity
+    return dict(units)
+
+
+def check_invariants() -> None:
+    """Everything that must hold whatever raced or crashed (the whole database)."""
+    # Counters agree with the rows at each source, within on hand.
+    rows_at_source = {
+        (r["source_id"], r["product_id"]): r["units"]
+        for r in OrderRow.objects.filter(status=RowStatus.ALLOCATED)
+        .values("source_id", "product_id")
+        .annotate(units=Sum("quantity"))
+    }
+    for stock in Stock.objects.all():
+        key = (stock.source_id, stock.product_id)
+        assert 0 <= stock.allocated <= stock.on_hand, f"stock {key}: {stock.allocated}/{stock.on_hand}"
+        assert stock.allocated == rows_at_source.pop(key, 0), f"stock {key} counter != its rows"
+    assert rows_at_source == {}, f"allocated rows without a stock row: {rows_at_source}"
+
+    # No unit given twice: every customer line still adds up to what was ordered.
+    placed = defaultdict(int)
+    for event in RowEvent.objects.filter(from_status="").select_related("row"):
+        placed[_origin(event.row)] += event.quantity
+    now = defaultdict(int)
+    for row in OrderRow.objects.all():
+        now[_origin(row)] += row.quantity
+    assert dict(now) == dict(placed), "a line's rows no longer add up to what was ordered"
+
+    # Queue order: no backordered row is ahead of a row that was served from a restock
+    # (pre-ordered rows of an unreleased product are not in the queue yet).
+    restocked = RowEvent.objects.filter(from_status__in=WAITING, to_status=RowStatus.ALLOCATED)
+    served = defaultdict(list)
+    for event in restocked.select_related("row"):
+        served[event.row.product_id].append(queue_key(event.row))
+    for product_id, keys in served.items():
+        backordered = OrderRow.objects.filter(product_id=product_id, status=RowStatus.BACKORDERED)
+        waiting = [queue_key(row) for row in backordered]
+        if waiting:
+            assert max(keys) <= min(waiting), f"product {product_id}: a later row was served first"
+
+    # The ledger reconciles with the counters.
+    assert stock_drift() == []
+
+
+@pytest.fixture
+def invariants():
+    return check_invariants

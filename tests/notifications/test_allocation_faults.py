@@ -1,0 +1,228 @@
+"""Allocation under faults on PostgreSQL: races between real threads, and a real worker
+killed with SIGKILL in the middle of an allocation. After each, every invariant holds
+(the ``invariants`` fixture): allocated <= on hand and equal to the rows at each source,
+no unit given twice, queue order kept, ledger reconciled.
+"""
+
+import threading
+import time
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from inventory.models import Stock
+from orders.models import OrderRow, RowEvent, RowStatus
+from orders.services import CartLine, Customer, backorders_allocate, checkout_place_order, row_cancel
+from tests.catalog.factories import ProductFactory
+from tests.helpers import receive
+from tests.inventory.factories import SourceFactory
+
+from .conftest import VISIBILITY_TIMEOUT, units_by_origin, wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def place(product, quantity: int, n: int = 0) -> OrderRow:
+    customer = Customer(email=f"c{n}@example.com", full_name=f"Customer {n}", address="1 Queue Street")
+    return checkout_place_order(lines=[CartLine(product.pk, quantity)], customer=customer).rows.get()
+
+
+def race(*jobs, timeout: float = 60.0) -> list[str]:
+    """Run each job in its own thread, released together by a barrier; the errors they raised."""
+    barrier = threading.Barrier(len(jobs))
+    errors: list[str] = []
+
+    def run(job):
+        try:
+            barrier.wait(timeout=10)
+            job()
+        except Exception as exc:  # noqa: BLE001 - a deadlock or constraint error is the failure to report
+            errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a racing thread hung"
+    return errors
+
+
+def stock_of(product) -> tuple[int, int]:
+    totals = Stock.objects.filter(product=product).values_list("on_hand", "allocated")
+    return tuple(map(sum, zip(*totals, strict=True))) if totals else (0, 0)
+
+
+@pytest.mark.parametrize("round_no", range(3))
+def test_two_allocation_jobs_and_a_cancellation_racing(round_no, no_allocation_trigger, invariants):
+    main = SourceFactory(code="main", priority=1)
+    overflow = SourceFactory(code="overflow", priority=2)
+    product = ProductFactory(backorderable=True)
+    receive(product, 2, main)
+    holder = place(product, 2)  # allocated at checkout, from main
+    waiting = [place(product, 2, n) for n in range(1, 7)]
+    assert holder.status == RowStatus.ALLOCATED
+    assert {row.status for row in waiting} == {RowStatus.BACKORDERED}
+    with no_allocation_trigger():
+        receive(product, 5, overflow)  # free units nobody has allocated yet
+
+    # Two jobs for the same product, and a merchant cancelling the allocated row (its
+    # after-commit trigger runs a third allocation, eagerly, in the cancelling thread).
+    errors = race(
+        lambda: backorders_allocate(product_id=product.pk),
+        lambda: backorders_allocate(product_id=product.pk),
+        lambda: row_cancel(row_ids=[holder.pk]),
+    )
+
+    assert errors == []
+    # 5 received + 2 released = 7 units, first come first served, the 4th line split.
+    w = [row.pk for row in waiting]
+    assert units_by_origin(product.pk) == {w[0]: 2, w[1]: 2, w[2]: 2, w[3]: 1}
+    assert units_by_origin(product.pk, RowStatus.BACKORDERED) == {w[3]: 1, w[4]: 2, w[5]: 2}
+    assert stock_of(product) == (7, 7)
+    holder.refresh_from_db()
+    assert holder.status == RowStatus.CANCELLED
+    invariants()
+
+
+@pytest.mark.parametrize("round_no", range(3))
+def test_checkouts_racing_a_restock_never_take_the_units_waiting_rows_are_entitled_to(
+    round_no, no_allocation_trigger, invariants
+):
+    main = SourceFactory(code="main")
+    product = ProductFactory(backorderable=True)
+    old = [place(product, 1, n) for n in range(12)]
+    assert {row.status for row in old} == {RowStatus.BACKORDERED}
+    threads, per_thread = 8, 2
+    new_rows: list[int] = []
+
+    def restock():
+        # The worst case: the units are on the shelf (committed) and not yet allocated.
+        with no_allocation_trigger():
+            receive(product, len(old), main)
+        time.sleep(0.05)
+        backorders_allocate(product_id=product.pk)
+
+    def shopper(n: int):
+        for k in range(per_thread):
+            new_rows.append(place(product, 1, 100 + n * per_thread + k).pk)
+
+    errors = race(restock, *(lambda n=n: shopper(n) for n in range(threads)))
+
+    assert errors == []
+    assert len(new_rows) == threads * per_thread
+    # Every old row got its unit; no new order took one (all of them wait behind).
+    assert units_by_origin(product.pk) == {row.pk: 1 for row in old}
+    assert set(OrderRow.objects.filter(pk__in=new_rows).values_list("status", flat=True)) == {
+        RowStatus.BACKORDERED
+    }
+    assert stock_of(product) == (12, 12)
+    invariants()
+
+
+# -- A worker killed with SIGKILL in the middle of an allocation. --
+
+
+def _psycopg_connect() -> psycopg.Connection:
+    db = settings.DATABASES["default"]
+    params = {
+        "dbname": db["NAME"],
+        "user": db.get("USER"),
+        "password": db.get("PASSWORD"),
+        "host": db.get("HOST"),
+        "port": db.get("PORT"),
+    }
+    return psycopg.connect(**{k: v for k, v in params.items() if v})
+
+
+def _blocked_by(pid: int) -> tuple | None:
+    """(pid, query) of a backend waiting for a lock that backend ``pid`` holds, if any."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, query FROM pg_stat_activity "
+            "WHERE datname = current_database() AND %s = ANY(pg_blocking_pids(pid))",
+            [pid],
+        )
+        return cursor.fetchone()
+
+
+def _backend_alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone() is not None
+
+
+# Where the killed worker is frozen, by a lock the test holds from its own session:
+# - "mid-transaction": SHARE on the order rows table lets the allocation lock its rows and
+#   write the stock counters, then blocks its UPDATE of the rows. Killed there, nothing
+#   may survive and the redelivered job does all the work.
+# - "at commit": the split row's foreign key to its order is checked at COMMIT (Django's
+#   constraints are DEFERRABLE INITIALLY DEFERRED) with FOR KEY SHARE; holding the order
+#   FOR UPDATE blocks the COMMIT itself. The server finishes that commit when released
+#   although the client is dead, but the job was never acknowledged: the redelivered
+#   job must find nothing left to do.
+FREEZE = {
+    "mid-transaction": ("LOCK TABLE orders_orderrow IN SHARE MODE", 'UPDATE "orders_orderrow"', False),
+    "at-commit": ("SELECT id FROM orders_order WHERE id = %(order)s FOR UPDATE", "COMMIT", True),
+}
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("frozen", FREEZE)
+def test_a_worker_killed_mid_allocation_leaves_nothing_half_done_and_the_job_is_redone(
+    frozen, celery_workers, broker_client, invariants
+):
+    lock_sql, blocked_statement, committed = FREEZE[frozen]
+    main = SourceFactory(code="main")
+    product = ProductFactory(backorderable=True)
+    rows = [place(product, 2, n) for n in range(3)]
+    split = rows[2]  # 5 units: 2 + 2 + 1 of the third line, which must be split
+    worker = celery_workers.worker()
+
+    with _psycopg_connect() as holder:
+        holder.execute(lock_sql, {"order": split.order_id})
+        receive(product, 5, main)  # after commit: allocate_product goes to Redis
+
+        pid, query = wait_until(
+            lambda: _blocked_by(holder.info.backend_pid), timeout=30, what="the worker to block"
+        )
+        assert query.startswith(blocked_statement), query
+
+        worker.kill()  # SIGKILL the prefork parent and its child together
+        assert not worker.alive()
+        assert broker_client.hlen("unacked") == 1  # acks_late: the job was never acknowledged
+        holder.rollback()  # release the lock; the dead worker's session ends
+
+    wait_until(lambda: not _backend_alive(pid), timeout=30, what="the killed session to end")
+    # All or nothing: never a half-applied batch.
+    done = {rows[0].pk: 2, rows[1].pk: 2, split.pk: 1}
+    allocated_events = RowEvent.objects.filter(row__product=product, to_status=RowStatus.ALLOCATED)
+    if committed:
+        assert (stock_of(product), units_by_origin(product.pk)) == ((5, 5), done)
+        assert allocated_events.count() == 3
+    else:
+        assert stock_of(product) == (5, 0)
+        assert set(OrderRow.objects.filter(product=product).values_list("pk", "status", "quantity")) == {
+            (row.pk, RowStatus.BACKORDERED, 2) for row in rows
+        }
+        assert not allocated_events.exists()
+
+    # A new worker gets the job back once its visibility timeout has passed (kombu
+    # restores unacked jobs when a worker starts, then only every ~100 s).
+    delivered_at = broker_client.zrange("unacked_index", 0, 0, withscores=True)[0][1]
+    time.sleep(max(0.0, delivered_at + VISIBILITY_TIMEOUT + 0.5 - time.time()))
+    restarted = celery_workers.worker()
+
+    wait_until(lambda: broker_client.hlen("unacked") == 0, timeout=30, what="the job to be redone")
+    wait_until(lambda: "allocate_product" in restarted.output(), timeout=10, what="the worker's log")
+    assert stock_of(product) == (5, 5)
+    assert units_by_origin(product.pk) == done
+    assert units_by_origin(product.pk, RowStatus.BACKORDERED) == {split.pk: 1}
+    assert allocated_events.count() == 3  # each row served once, by one of the two runs
+    expected = "'units': 0" if committed else "'units': 5"
+    assert expected in restarted.output()
+    invariants()
