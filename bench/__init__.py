@@ -1,0 +1,1 @@
+"""Runnable benchmarks; not part of the shop. See bench/README.md."""
