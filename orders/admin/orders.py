@@ -213,8 +213,10 @@ class OrderRowAdmin(admin.ModelAdmin):
 
     @admin.action(description="Ship selected allocated rows", permissions=["change"])
     def ship_rows(self, request, queryset):
+        # Read the selection once: shipping changes the rows the (filtered) queryset matches.
+        selected = list(queryset.select_related("order", "source"))
         groups = defaultdict(list)
-        for row in queryset.select_related("order", "source"):
+        for row in selected:
             if row.status == RowStatus.ALLOCATED:
                 groups[(row.order, row.source)].append(row.pk)
         done, errors = 0, []
@@ -224,7 +226,7 @@ class OrderRowAdmin(admin.ModelAdmin):
                 done += len(ids)
             except OrderError as exc:
                 errors.append(str(exc))
-        skipped = queryset.count() - sum(len(ids) for ids in groups.values())
+        skipped = len(selected) - sum(len(ids) for ids in groups.values())
         if skipped:
             errors.append(f"{skipped} selected row(s) were not allocated and were not shipped.")
         _report(request, done, errors, "Rows shipped")

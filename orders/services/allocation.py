@@ -18,7 +18,7 @@ from django.utils import timezone
 from catalog.availability import is_preorder
 from catalog.models import PartialAllocation, Product
 from catalog.selectors import product_policy
-from inventory.models import Stock
+from inventory.models import Source, Stock
 from inventory.services import stock_allocate, stock_lock
 
 from ..models import QUEUE_ORDER, OrderRow, RowStatus
@@ -170,8 +170,8 @@ def allocation_preview(
     }
     free = dict(_free_by_source(stocks))
     free[source_id] = free.get(source_id, 0) + units
-    sources = {s.source_id: s.source for s in stocks.values()}
-    order = sorted(free, key=lambda sid: (sources[sid].priority, sid) if sid in sources else (-1, sid))
+    priority = dict(Source.objects.filter(pk__in=free).values_list("pk", "priority"))
+    order = sorted(free, key=lambda sid: (priority[sid], sid))
     rows = list(
         OrderRow.objects.filter(product_id=product_id, status__in=_waiting_statuses(product, today))
         .select_related("order")

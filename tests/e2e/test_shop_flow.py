@@ -272,13 +272,6 @@ def test_merchant_filters_rows_and_ships_an_allocated_row(page: Page, screenshot
     assert list(ledger.values_list("product_id", "source_id", "quantity")) == [(kettle.pk, main.pk, -2)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="OrderRowAdmin.ship_rows counts the filtered queryset after shipping: under the "
-    "Allocated filter it reports '-1 selected row(s) were not allocated and were not shipped.' "
-    "(remove this mark when orders/admin/orders.py counts the selection before shipping)",
-)
 def test_shipping_under_the_allocated_filter_reports_no_error(page: Page):
     _, kettle, _, _ = merchant_shop()
     admin_sign_in(page)

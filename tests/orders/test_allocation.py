@@ -197,9 +197,10 @@ def test_one_batch_costs_the_same_queries_whatever_its_rows(main, rows, django_a
         backorder(product, 2)
     receive(product, rows * 2 - 1, main)  # the last row is split
     # savepoint, lock products, lock stock, product, global settings, waiting rows,
-    # stock update, row update, split insert, event insert; then the emails in the same
+    # stock update, row status update (one source), split row quantity update, split
+    # insert, event insert; then the emails in the same
     # transaction: rows with their orders, outbox insert, low-stock check (product, free
     # stock, global settings, outbox insert); release savepoint
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         result = backorders_allocate(product_id=product.pk, batch_size=1000)
     assert (result.rows, result.units, result.batches) == (rows, rows * 2 - 1, 1)
