@@ -88,3 +88,26 @@ def inbound_open_by_product(*, product_ids: Iterable[int]) -> dict[int, list[tup
     for product_id, expected, quantity in rows:
         found.setdefault(product_id, []).append((expected, quantity))
     return found
+
+
+def receipts_preview_figures(*, lines) -> tuple[dict[tuple[int, int], int], set[tuple[int, int, str]]]:
+    """For receipt lines about to be received: on hand per (source_id, product_id), and the
+    (source_id, product_id, reference) already received. Two queries, whatever the lines."""
+    from .models import MovementKind
+
+    product_ids = {line.product.pk for line in lines}
+    source_ids = {line.source.pk for line in lines}
+    on_hand = {
+        (source_id, product_id): units
+        for source_id, product_id, units in Stock.objects.filter(
+            product_id__in=product_ids, source_id__in=source_ids
+        ).values_list("source_id", "product_id", "on_hand")
+    }
+    received = set(
+        StockMovement.objects.filter(
+            kind=MovementKind.RECEIPT,
+            product_id__in=product_ids,
+            reference__in={line.reference for line in lines},
+        ).values_list("source_id", "product_id", "reference")
+    )
+    return on_hand, received

@@ -4,15 +4,32 @@ Registered here, not in catalog, because the availability column (orders.selecto
 and the stock inline (inventory) come from apps above catalog.
 """
 
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.validators import MaxValueValidator
+from django.db.models import Count, Sum
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from catalog.admin import ProductAdminBase, describe_effective
-from catalog.availability import Availability, PreOrder
+from catalog.availability import Availability, PreOrder, is_preorder
 from catalog.models import Product
+from catalog.selectors import product_policy
 from inventory.admin import StockInline
+from inventory.models import Source, Stock
 
+from ..models import OrderRow, RowStatus
 from ..selectors import availability_for_many
+from ..services import allocation_preview, backorders_allocate
+
+# Allocating and previewing allocations change (or show what would change) order rows.
+ALLOCATE_PERMISSION = "orders.change_orderrow"
+PREVIEW_ROW_LIMIT = 500  # waiting rows walked by the preview page
 
 
 def salable_text(avail: Availability) -> str:
@@ -27,6 +44,23 @@ def salable_text(avail: Availability) -> str:
     elif headroom:
         salable += f" + {headroom} {kind}"
     return f"free {figures.free} · waiting {waiting} · salable {salable}"
+
+
+class RestockPreviewForm(forms.Form):
+    source = forms.ModelChoiceField(
+        queryset=Source.objects.filter(is_active=True).order_by("priority", "code"),
+        empty_label=None,
+        help_text="Where the units would arrive.",
+    )
+    units = forms.IntegerField(min_value=1, help_text="Units the restock would bring.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        maximum = settings.RESTOCK_MAX_QUANTITY  # read per form: tests may change it
+        units = self.fields["units"]
+        units.max_value = maximum
+        units.validators.append(MaxValueValidator(maximum))
+        units.widget.attrs["max"] = maximum
 
 
 @admin.register(Product)
@@ -58,3 +92,124 @@ class ProductAdmin(ProductAdminBase):
             label,
             salable_text(avail),
         )
+
+    # -- allocation: "Allocate now" and the restock preview ----------------------------
+
+    actions = ("allocate_now",)
+
+    def has_allocate_permission(self, request) -> bool:
+        return request.user.has_perm(ALLOCATE_PERMISSION)
+
+    def get_list_display(self, request):
+        if self.has_allocate_permission(request):
+            return (*self.list_display, "restock_preview_link")
+        return self.list_display
+
+    @admin.display(description="restock")
+    def restock_preview_link(self, product):
+        return format_html(
+            '<a href="{}">Restock preview</a>',
+            reverse("admin:catalog_product_restock_preview", args=[product.pk]),
+        )
+
+    @admin.action(description="Allocate now: give free stock to waiting rows", permissions=["allocate"])
+    def allocate_now(self, request, queryset):
+        served, idle = [], []
+        for product in queryset.order_by("sku"):
+            result = backorders_allocate(product_id=product.pk)
+            (served if result.units else idle).append((product, result))
+        if served:
+            rows = sum(result.rows for _, result in served)
+            units = sum(result.units for _, result in served)
+            detail = "; ".join(f"{p.sku}: {r.units} unit(s) to {r.rows} row(s)" for p, r in served[:10])
+            more = f"; and {len(served) - 10} more product(s)" if len(served) > 10 else ""
+            self.message_user(
+                request,
+                f"Allocated {units} unit(s) to {rows} waiting row(s) of {len(served)} product(s) "
+                f"({detail}{more}).",
+                messages.SUCCESS,
+            )
+        if idle:
+            skus = ", ".join(p.sku for p, _ in idle[:10]) + (" …" if len(idle) > 10 else "")
+            self.message_user(
+                request,
+                f"Nothing to allocate for {skus}: no waiting rows, or no free stock beyond safety stock.",
+                messages.INFO,
+            )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.restock_preview_view)
+        return [
+            path("<path:object_id>/restock-preview/", view, name="catalog_product_restock_preview"),
+            *super().get_urls(),
+        ]
+
+    def restock_preview_view(self, request, object_id):
+        """Dry run of allocation_preview: which waiting rows a restock would serve. Writes nothing."""
+        if not self.has_allocate_permission(request):
+            raise PermissionDenied
+        product = self.get_object(request, unquote(object_id))
+        if product is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        bound = "units" in request.GET or "source" in request.GET
+        form = RestockPreviewForm(request.GET if bound else None)
+        today = timezone.localdate()
+        stocks = list(Stock.objects.filter(product=product).select_related("source"))
+        waiting = OrderRow.objects.filter(
+            product=product, status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED]
+        ).aggregate(rows=Count("pk"), units=Sum("quantity"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Restock preview: {product.sku}",
+            "product": product,
+            "form": form,
+            "stocks": stocks,
+            "free": sum(s.free for s in stocks if s.source.is_active),
+            "waiting_rows": waiting["rows"],
+            "waiting_units": waiting["units"] or 0,
+            "policy": product_policy(product=product),
+            "preorder_waiting": is_preorder(product, today),
+            "has_view_permission": self.has_view_permission(request, product),
+            "row_limit": PREVIEW_ROW_LIMIT,
+        }
+        if form.is_valid():
+            source, units = form.cleaned_data["source"], form.cleaned_data["units"]
+            lines, units_left = allocation_preview(
+                product_id=product.pk, source_id=source.pk, units=units, today=today, limit=PREVIEW_ROW_LIMIT
+            )
+            context.update(self._preview_rows(request, lines, units_left, source=source, units=units))
+        return TemplateResponse(request, "admin/orders/product/restock_preview.html", context)
+
+    def _preview_rows(self, request, lines, units_left: int, *, source, units: int) -> dict:
+        """Number the rows in queue order (the preview serves the queue from its head)."""
+        sources = Source.objects.in_bulk({line.source_id for line in lines})
+        can_see_orders = request.user.has_perm("orders.view_order") or request.user.has_perm(
+            "orders.change_order"
+        )
+        positions: dict[int, int] = {}
+        rows = []
+        for line in lines:
+            position = positions.setdefault(line.row.pk, len(positions) + 1)
+            rows.append(
+                {
+                    "position": position,
+                    "row": line.row,
+                    "order_url": reverse("admin:orders_order_change", args=[line.row.order_id])
+                    if can_see_orders
+                    else "",
+                    "quantity": line.quantity,
+                    "source": sources.get(line.source_id),
+                    "whole": line.whole,
+                }
+            )
+        given = sum(line.quantity for line in lines)
+        return {
+            "preview": rows,
+            "preview_source": source,
+            "preview_units": units,
+            "rows_served": len(positions),
+            "units_to_rows": given,
+            "units_left": units_left,
+            "limited": len(positions) >= PREVIEW_ROW_LIMIT and units_left > 0,
+        }
