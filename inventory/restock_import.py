@@ -14,10 +14,11 @@ from django.utils import timezone
 from catalog.models import Product
 
 from .exceptions import RestockFileInvalid
-from .models import RestockImport, Source
+from .models import RestockImport, Source, StockMovement
 from .services import ReceiptLine, stock_receive_many
 
 COLUMNS = ("source", "sku", "quantity", "reference")
+REFERENCE_MAX = StockMovement._meta.get_field("reference").max_length
 _WHOLE = re.compile(r"^\d+$")
 
 
@@ -65,6 +66,8 @@ def restock_parse(text: str) -> list[ReceiptLine]:
             problems.append(f"quantity {raw_qty} is larger than the {maximum} allowed")
         if not reference:
             problems.append("missing reference")
+        elif len(reference) > REFERENCE_MAX:
+            problems.append(f"reference longer than {REFERENCE_MAX} characters")
         key = (code, sku, reference)
         if key in first_seen:
             problems.append(f"duplicate of line {first_seen[key]} (same source, SKU and reference)")

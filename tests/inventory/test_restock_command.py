@@ -180,6 +180,9 @@ BAD_ROWS = [
     pytest.param("main,KETTLE-1,5,", "line 3: missing reference", id="missing-reference"),
     pytest.param("main,KETTLE-1,5,  ", "line 3: missing reference", id="blank-reference"),
     pytest.param(
+        "main,KETTLE-1,5," + "R" * 101, "line 3: reference longer than 100 characters", id="long-reference"
+    ),
+    pytest.param(
         "main,LAMP-1,9,PO-9",
         "line 3: duplicate of line 2 (same source, SKU and reference)",
         id="duplicate-row",
