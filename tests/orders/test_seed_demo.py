@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog.availability import Badge, Outcome
@@ -15,6 +16,7 @@ from catalog.models import Backorders, GlobalSettings, Product
 from catalog.selectors import GLOBAL, PRODUCT, product_policy
 from inventory.models import Source, Stock, StockMovement
 from inventory.selectors import stock_drift
+from orders.models import Order, OrderRow, RowStatus
 from orders.selectors import availability_for
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +67,7 @@ def test_in_stock_plenty_split_across_two_sources(seeded):
     assert on_hand("STRAP-CANVAS") == {"main": 40, "overflow": 25}
     decision = a.decide(50)  # more than one source holds
     assert decision.outcome == Outcome.IN_STOCK
-    assert (decision.free, decision.from_stock) == (65, 50)
+    assert (decision.free, decision.from_stock) == (64, 50)  # a demo order holds one
 
 
 def test_drop_ship_source_holds_stock(seeded):
@@ -117,7 +119,7 @@ def test_backorder_notify_with_limit_and_per_order_cap(seeded):
     ok = a.decide(3)
     assert ok.outcome == Outcome.BACKORDER
     assert ok.notify_customer is True
-    assert ok.headroom == 10
+    assert ok.headroom == 7  # a demo order waits for 3 of the 10
     refused = a.decide(4)
     assert refused.outcome == Outcome.REFUSED
     assert "at most 3 per order" in refused.reason
@@ -198,10 +200,22 @@ def test_not_sellable_inactive(seeded):
     assert a.decide(1).outcome == Outcome.REFUSED
 
 
-def test_every_badge_but_exhausted_backorders_is_shown(seeded):
-    """Exhausted backorders need orders, which the demo does not place."""
+def test_every_badge_is_shown(seeded):
     shown = {availability_for(product=p).badge()[0] for p in Product.objects.all()}
-    assert shown == set(Badge) - {Badge.BACKORDERS_EXHAUSTED}
+    assert shown == set(Badge)
+    assert state("TENT-2P-ULTRA").badge() == (Badge.BACKORDERS_EXHAUSTED, "No longer taking backorders")
+
+
+def test_demo_orders_wait_in_the_queue_with_promise_dates(seeded, client):
+    rows = OrderRow.objects.filter(order__user__username="customer")
+    assert rows.filter(status=RowStatus.BACKORDERED).count() == 4
+    assert rows.filter(status=RowStatus.ALLOCATED).count() == 2
+    assert not rows.filter(status=RowStatus.BACKORDERED, promise_date__isnull=True).exists()
+    kettle = rows.get(product__sku="KETTLE-GOOSENECK")
+    assert kettle.promise_date == timezone.localdate() + dt.timedelta(days=10)  # the demo PO
+    assert client.login(username="customer", password="restock-demo")
+    account = client.get(reverse("orders:account")).content.decode()
+    assert all(order.number in account for order in Order.objects.filter(user__username="customer"))
 
 
 def test_stock_goes_through_the_ledger(seeded):

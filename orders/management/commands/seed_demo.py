@@ -18,10 +18,30 @@ from django.utils.text import slugify
 
 from catalog.models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, PartialAllocation, Product
 from inventory.models import Source
-from inventory.services import ReceiptLine, stock_receive_many
+from inventory.services import ReceiptLine, inbound_create, stock_receive_many
+from orders.models import Order
+from orders.services import CartLine, Customer, checkout_place_order
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "restock-demo"  # noqa: S105 - a demo login, printed on purpose
+CUSTOMER_USERNAME = "customer"
+CUSTOMER_PASSWORD = "restock-demo"  # noqa: S105 - a demo login, printed on purpose
+
+# Placed once, through checkout, when the shop has no orders yet: (sku, quantity) per order.
+DEMO_ORDERS = [
+    [("TENT-2P-ULTRA", 2), ("STRAP-CANVAS", 1)],
+    [("TENT-2P-ULTRA", 2)],
+    [("KETTLE-GOOSENECK", 2), ("MUG-ENAMEL-12", 2)],
+    [("HEADPHONES-OPEN", 3)],
+]
+# Expected supply for a backordered product, so its promise dates show.
+DEMO_INBOUND = {
+    "sku": "KETTLE-GOOSENECK",
+    "source": "main",
+    "quantity": 5,
+    "in_days": 10,
+    "reference": "DEMO-PO-1",
+}
 
 SOURCES = [
     {"code": "main", "name": "Main warehouse", "priority": 1},
@@ -144,6 +164,15 @@ PRODUCTS: list[dict] = [
         "expected_restock_in_days": 21,
         "backorder_label": "Backorder now",
         "backorder_note": "Backorder now — ships in ~{days} days",
+    },
+    # Backorders allowed up to a running limit that the demo orders use up:
+    # "No longer taking backorders".
+    {
+        "sku": "TENT-2P-ULTRA",
+        "name": "Two-Person Ultralight Tent",
+        "price": "389.00",
+        "description": "1.1 kg with poles; the first batch sold out before it landed.",
+        "policy": {"backorders": Backorders.ALLOW, "backorder_limit": 4},
     },
     # Pre-order with a future release date, a pre-order limit and custom wording.
     {
@@ -272,11 +301,13 @@ class Command(BaseCommand):
                 ]
             received = sum(r.created for r in stock_receive_many(lines=lines))
             admin_created = self._admin_ensure()
+            orders_placed = self._orders_ensure(sources)
 
         self.stdout.write(
             f"Sources: {len(sources)} ({new_sources} new). Products: {len(PRODUCTS)} ({new_products} new). "
             f"Opening stock receipts: {len(lines)} ({received} new). "
-            f"Global settings {'created' if settings_created else 'kept as they were'}."
+            f"Global settings {'created' if settings_created else 'kept as they were'}. "
+            f"Demo orders: {orders_placed} placed."
         )
         site = settings.SITE_URL.rstrip("/")
         password = ADMIN_PASSWORD if admin_created else f"{ADMIN_PASSWORD} (unless you changed it)"
@@ -287,8 +318,43 @@ class Command(BaseCommand):
                 f"  Admin:    {site}/admin/\n"
                 f"  Username: {ADMIN_USERNAME}\n"
                 f"  Password: {password}\n"
+                f"  Customer: {CUSTOMER_USERNAME} / {CUSTOMER_PASSWORD} (has orders with waiting rows)\n"
             )
         )
+
+    def _orders_ensure(self, sources: dict) -> int:
+        """A customer with a few orders (some rows waiting) and one inbound supply, placed
+        through the real services the first time the demo starts."""
+        if Order.objects.exists():
+            return 0
+        users = get_user_model().objects
+        customer = users.filter(username=CUSTOMER_USERNAME).first() or users.create_user(
+            username=CUSTOMER_USERNAME,
+            email="customer@restock.invalid",
+            password=CUSTOMER_PASSWORD,
+            first_name="Casey",
+            last_name="Customer",
+        )
+        buyer = Customer(
+            email=customer.email,
+            full_name="Casey Customer",
+            address="12 Harbour Road\nPortsmouth",
+            user=customer,
+        )
+        supply = DEMO_INBOUND
+        inbound_create(
+            source=sources[supply["source"]],
+            product=Product.objects.get(sku=supply["sku"]),
+            quantity=supply["quantity"],
+            expected_date=timezone.localdate() + dt.timedelta(days=supply["in_days"]),
+            reference=supply["reference"],
+        )
+        products = {p.sku: p for p in Product.objects.filter(sku__in={s for o in DEMO_ORDERS for s, _ in o})}
+        for lines in DEMO_ORDERS:
+            checkout_place_order(
+                lines=[CartLine(products[sku].pk, quantity) for sku, quantity in lines], customer=buyer
+            )
+        return len(DEMO_ORDERS)
 
     def _admin_ensure(self) -> bool:
         """Create the demo superuser once; an existing one is left alone."""
