@@ -1,0 +1,361 @@
+"""Reads behind the merchant's backorder dashboard (the admin page in admin_site.py).
+
+One function per table. Each runs a constant number of aggregate queries,
+whatever the number of orders: the database groups and sums, and Python only
+shapes the result rows (the first N for the page, all of them for a CSV export).
+Ages are relative to ``now`` and promise dates to ``today``; both can be passed
+in so the numbers are reproducible in tests.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from catalog.models import GlobalSettings, Product
+from inventory.models import InboundStatus, InboundSupply, Stock
+from orders.models import WAITING, OrderRow, RowStatus
+from orders.selectors import row_counts_by_status
+
+from .models import OutboxMessage, OutboxStatus
+
+DEFAULT_TOP = 20
+DEFAULT_RISK_DAYS = 7
+# COUNT(*) OVER (): how many rows the whole table has, on each row of its first N.
+TABLE_SIZE = Window(Count(Value(1)))
+
+
+@dataclass(frozen=True)
+class Top:
+    """The first rows of a table, and how many rows the whole table has."""
+
+    rows: list[dict]
+    total: int
+
+    @property
+    def more(self) -> bool:
+        return self.total > len(self.rows)
+
+
+# -- order rows by status ------------------------------------------------------------
+
+
+def rows_by_status() -> list[dict]:
+    """Rows and units in each row status, one query (orders.selectors does the work)."""
+    return row_counts_by_status()
+
+
+# -- waiting rows by age -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgeBucket:
+    key: str
+    label: str
+    min_days: int
+    max_days: int | None  # None: no upper end
+
+
+AGE_BUCKETS = (
+    AgeBucket("0-7", "0–7 days", 0, 7),
+    AgeBucket("8-30", "8–30 days", 8, 30),
+    AgeBucket("31-90", "31–90 days", 31, 90),
+    AgeBucket("90+", "over 90 days", 91, None),
+)
+
+
+def waiting_by_age(*, now: dt.datetime | None = None) -> list[dict]:
+    """Waiting (backordered + pre-ordered) rows and units by whole days waited, one query.
+
+    A row's age is the whole days since ``queue_at`` (when it started waiting): a
+    row 7 days and 23 hours old is in 0–7. Every bucket is listed, empty ones as 0.
+    """
+    now = now or timezone.now()
+    # The bucket is the first whose upper end the row is younger than (max_days + 1).
+    bucket = Case(
+        *[
+            When(queue_at__gt=now - dt.timedelta(days=b.max_days + 1), then=Value(b.key))
+            for b in AGE_BUCKETS
+            if b.max_days is not None
+        ],
+        default=Value(AGE_BUCKETS[-1].key),
+        output_field=CharField(),
+    )
+    found = {
+        row["bucket"]: row
+        for row in OrderRow.objects.filter(status__in=WAITING)
+        .annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(
+            rows=Count("pk"),
+            units=Sum("quantity"),
+            backordered=Coalesce(Sum("quantity", filter=Q(status=RowStatus.BACKORDERED)), 0),
+            preordered=Coalesce(Sum("quantity", filter=Q(status=RowStatus.PREORDERED)), 0),
+        )
+        .order_by()
+    }
+    return [
+        {
+            "key": b.key,
+            "label": b.label,
+            "rows": found.get(b.key, {}).get("rows", 0),
+            "units": found.get(b.key, {}).get("units", 0) or 0,
+            "backordered": found.get(b.key, {}).get("backordered", 0),
+            "preordered": found.get(b.key, {}).get("preordered", 0),
+        }
+        for b in AGE_BUCKETS
+    ]
+
+
+# -- demand per product --------------------------------------------------------------
+
+
+def _open_inbound():
+    """Open inbound supply at active sources (what promise dates count on)."""
+    return InboundSupply.objects.filter(status=InboundStatus.OPEN, source__is_active=True)
+
+
+def demand_by_product(
+    *, limit: int | None = DEFAULT_TOP, with_inbound: bool = True, now: dt.datetime | None = None
+) -> Top:
+    """Products by units waiting, most first: rows, units, oldest wait, latest promise date,
+    and open inbound supply (units, next expected date). Three queries; ``limit=None`` for all.
+    """
+    now = now or timezone.now()
+    # Grouped by the product id alone; names are looked up for the result rows after.
+    waiting = (
+        OrderRow.objects.filter(status__in=WAITING)
+        .values("product_id")
+        .annotate(
+            rows=Count("pk"),
+            units=Sum("quantity"),
+            backordered=Coalesce(Sum("quantity", filter=Q(status=RowStatus.BACKORDERED)), 0),
+            preordered=Coalesce(Sum("quantity", filter=Q(status=RowStatus.PREORDERED)), 0),
+            oldest_wait=Min("queue_at"),
+            latest_promise=Max("promise_date"),
+            products=TABLE_SIZE,
+        )
+        .order_by("-units", "product_id")
+    )
+    products = list(waiting[:limit] if limit is not None else waiting)
+    if not products:
+        return Top(rows=[], total=0)
+    # Names and supply of the top N products by id; for the whole table, of every product
+    # (the catalog is small next to its order rows, and no id list grows with it).
+    catalog, supply = Product.objects.all(), _open_inbound()
+    if limit is not None:
+        wanted = [p["product_id"] for p in products]
+        catalog, supply = catalog.filter(pk__in=wanted), supply.filter(product_id__in=wanted)
+    names = {row["pk"]: row for row in catalog.values("pk", "sku", "name").order_by()}
+    inbound: dict[int, dict] = {}
+    if with_inbound:
+        inbound = {
+            row["product_id"]: row
+            for row in supply.values("product_id")
+            .annotate(units=Sum("quantity"), next_expected=Min("expected_date"))
+            .order_by()
+        }
+    rows = [
+        {
+            "product_id": p["product_id"],
+            "sku": names[p["product_id"]]["sku"],
+            "name": names[p["product_id"]]["name"],
+            "rows": p["rows"],
+            "units": p["units"],
+            "backordered": p["backordered"],
+            "preordered": p["preordered"],
+            "oldest_wait": p["oldest_wait"],
+            "oldest_days": (now - p["oldest_wait"]).days,
+            "latest_promise": p["latest_promise"],
+            "inbound_units": inbound.get(p["product_id"], {}).get("units", 0),
+            "next_expected": inbound.get(p["product_id"], {}).get("next_expected"),
+        }
+        for p in products
+    ]
+    return Top(rows=rows, total=products[0]["products"])
+
+
+# -- low stock -----------------------------------------------------------------------
+
+
+def _low_stock_queryset() -> QuerySet:
+    free = (
+        Stock.objects.filter(product=OuterRef("pk"), source__is_active=True)
+        .values("product")
+        .annotate(free=Sum(F("on_hand") - F("allocated")))
+        .values("free")
+    )
+    waiting = (
+        OrderRow.objects.filter(product=OuterRef("pk"), status__in=WAITING)
+        .values("product")
+        .annotate(units=Sum("quantity"))
+        .values("units")
+    )
+    # catalog.selectors.product_policy's rule for one setting, in SQL: the product's own
+    # value unless it uses the global one (read from the settings row in the same query).
+    default = GlobalSettings._meta.get_field("low_stock_threshold").default
+    global_threshold = Coalesce(
+        Subquery(GlobalSettings.objects.values("low_stock_threshold")[:1]), Value(default)
+    )
+    threshold = Case(
+        When(use_global_low_stock_threshold=True, then=global_threshold),
+        default=F("low_stock_threshold"),
+        output_field=IntegerField(),
+    )
+    return (
+        Product.objects.filter(is_active=True)
+        .annotate(
+            free=Coalesce(Subquery(free, output_field=IntegerField()), 0),
+            threshold=threshold,
+            waiting=Coalesce(Subquery(waiting, output_field=IntegerField()), 0),
+        )
+        .filter(free__lte=F("threshold"))
+    )
+
+
+def low_stock_products(*, limit: int | None = DEFAULT_TOP) -> Top:
+    """Active products whose free stock (over active sources) is at or below their effective
+    low-stock threshold, emptiest first, with the units waiting for them. One query."""
+    products = (
+        _low_stock_queryset()
+        .annotate(products=TABLE_SIZE)
+        .order_by("free", "-waiting", "name", "pk")
+        .values(
+            "pk", "sku", "name", "free", "threshold", "use_global_low_stock_threshold", "waiting", "products"
+        )
+    )
+    products = list(products[:limit] if limit is not None else products)
+    rows = [
+        {
+            "product_id": p["pk"],
+            "sku": p["sku"],
+            "name": p["name"],
+            "free": p["free"],
+            "threshold": p["threshold"],
+            "threshold_from": "global" if p["use_global_low_stock_threshold"] else "product",
+            "waiting": p["waiting"],
+        }
+        for p in products
+    ]
+    return Top(rows=rows, total=products[0]["products"] if products else 0)
+
+
+# -- promises at risk ----------------------------------------------------------------
+
+LATE = "late"
+DUE_NO_SUPPLY = "due_no_supply"
+RISK_REASONS = {LATE: "promise date passed", DUE_NO_SUPPLY: "due soon, no inbound supply"}
+
+
+def _at_risk_rows(*, days: int, today: dt.date) -> QuerySet:
+    """Waiting rows whose promise has passed, or falls within ``days`` while their product
+    has no open inbound supply."""
+    horizon = today + dt.timedelta(days=days)
+    # An uncorrelated NOT IN (product ids with supply) is hashed once; PostgreSQL
+    # costs a correlated NOT EXISTS inside an OR as if it ran per row.
+    supplied = _open_inbound().values("product_id")
+    return OrderRow.objects.filter(status__in=WAITING, promise_date__lte=horizon).filter(
+        Q(promise_date__lt=today) | ~Q(product_id__in=supplied)
+    )
+
+
+def promises_at_risk_summary(*, days: int = DEFAULT_RISK_DAYS, today: dt.date | None = None) -> dict:
+    """Rows and units at risk, and how many because the date passed, one query."""
+    today = today or timezone.localdate()
+    totals = _at_risk_rows(days=days, today=today).aggregate(
+        rows=Count("pk"),
+        units=Coalesce(Sum("quantity"), 0),
+        late_rows=Count("pk", filter=Q(promise_date__lt=today)),
+        late_units=Coalesce(Sum("quantity", filter=Q(promise_date__lt=today)), 0),
+    )
+    totals["due_rows"] = totals["rows"] - totals["late_rows"]
+    totals["due_units"] = totals["units"] - totals["late_units"]
+    totals["days"] = days
+    return totals
+
+
+def promises_at_risk(
+    *, days: int = DEFAULT_RISK_DAYS, limit: int | None = DEFAULT_TOP, today: dt.date | None = None
+) -> list[dict]:
+    """The rows at risk, earliest promise first, one query; ``limit=None`` for all."""
+    today = today or timezone.localdate()
+    rows = (
+        _at_risk_rows(days=days, today=today)
+        .order_by("promise_date", "-queue_tier", "queue_at", "order_id", "line_no", "pk")
+        .values(
+            "pk",
+            "order_id",
+            "order__number",
+            "line_no",
+            "product_id",
+            "product__sku",
+            "product__name",
+            "status",
+            "quantity",
+            "queue_at",
+            "promise_date",
+        )
+    )
+    if limit is not None:
+        rows = rows[:limit]
+    labels = dict(RowStatus.choices)
+    result = []
+    for row in rows:
+        late = row["promise_date"] < today
+        result.append(
+            {
+                "row_id": row["pk"],
+                "order_id": row["order_id"],
+                "order_number": row["order__number"],
+                "line_no": row["line_no"],
+                "product_id": row["product_id"],
+                "sku": row["product__sku"],
+                "name": row["product__name"],
+                "status": row["status"],
+                "status_label": labels[row["status"]],
+                "quantity": row["quantity"],
+                "waiting_since": row["queue_at"],
+                "promise_date": row["promise_date"],
+                "days_late": (today - row["promise_date"]).days,  # negative: days left
+                "reason": LATE if late else DUE_NO_SUPPLY,
+                "reason_label": RISK_REASONS[LATE if late else DUE_NO_SUPPLY],
+            }
+        )
+    return result
+
+
+# -- outbox health -------------------------------------------------------------------
+
+
+def outbox_health(*, now: dt.datetime | None = None) -> dict:
+    """Messages pending, being sent and failed, and the oldest pending one's age, one query."""
+    now = now or timezone.now()
+    totals = OutboxMessage.objects.filter(
+        status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED]
+    ).aggregate(
+        pending=Count("pk", filter=Q(status=OutboxStatus.PENDING)),
+        sending=Count("pk", filter=Q(status=OutboxStatus.SENDING)),
+        failed=Count("pk", filter=Q(status=OutboxStatus.FAILED)),
+        oldest_pending_at=Min("created_at", filter=Q(status=OutboxStatus.PENDING)),
+    )
+    oldest = totals["oldest_pending_at"]
+    totals["oldest_pending_age"] = now - oldest if oldest else None
+    return totals
