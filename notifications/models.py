@@ -41,7 +41,8 @@ class OutboxMessage(models.Model):
                 fields=["next_attempt_at", "id"],
                 condition=Q(status__in=["pending", "sending"]),
                 name="outbox_due",
-            )
+            ),
+            models.Index(fields=["status"], condition=~Q(status="sent"), name="outbox_not_sent"),
         ]
         constraints = [
             models.CheckConstraint(

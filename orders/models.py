@@ -127,6 +127,12 @@ class OrderRow(models.Model):
                 name="row_fifo_queue",
             ),
             models.Index(fields=["status", "queue_at"], name="row_status_age"),
+            # promises at risk (dashboard): waiting rows by promise date
+            models.Index(
+                fields=["promise_date"],
+                condition=Q(status__in=WAITING),
+                name="row_waiting_promise",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="row_quantity_gt_0"),
