@@ -6,4 +6,7 @@ app_name = "notifications"
 
 urlpatterns = [
     path("cancel/<str:token>/", views.row_cancel_link, name="row_cancel"),
+    path("notify-me/<slug:slug>/", views.subscribe, name="subscribe"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("account/subscriptions/", views.subscriptions, name="subscriptions"),
 ]

@@ -63,6 +63,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cache: per-process memory by default. django-ratelimit counts form posts here, so
+# production needs a cache shared by every web process: redis://host:6379/1.
+# django_ratelimit is not in INSTALLED_APPS: all that would add is its system check,
+# which flags Django's own RedisCache as "not officially supported" (W001,
+# jsocol/django-ratelimit#283) and so fails `check --deploy --fail-level WARNING`.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Behind a reverse proxy REMOTE_ADDR is the proxy's address: name the header it sets
+# with the client's address (e.g. HTTP_X_REAL_IP) so each client has its own limit.
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
