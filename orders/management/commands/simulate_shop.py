@@ -1,0 +1,31 @@
+"""manage.py simulate_shop --days 90 --seed N: a shop on a fake clock, through the real services."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from orders.simulation import SimulationError, simulate_shop
+
+
+class Command(BaseCommand):
+    help = (
+        "Simulate the shop day by day on a fake clock (random checkouts, late and cancelled supply, "
+        "cancellations, shipping, the scheduled jobs) and check the books. Rolled back unless --keep."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=90, help="Days to simulate (default 90).")
+        parser.add_argument("--seed", type=int, default=1, help="Random seed: the same seed, the same run.")
+        parser.add_argument(
+            "--keep", action="store_true", help="Commit what the simulation wrote instead of rolling back."
+        )
+
+    def handle(self, *args, days: int, seed: int, keep: bool, **options):
+        try:
+            result = simulate_shop(days=days, seed=seed, keep=keep)
+        except SimulationError as exc:
+            raise CommandError(str(exc)) from exc
+        for line in result.lines():
+            self.stdout.write(line)
+        if result.oversold_units or result.violations:
+            raise CommandError(
+                f"{result.oversold_units} oversold units, {result.violations} invariant violations."
+            )

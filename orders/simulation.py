@@ -1,0 +1,726 @@
+"""A shop on a fake clock, driven through the real services only (manage.py simulate_shop).
+
+Day after day customers check out random carts, merchants order supply that
+arrives on time, late or never, customers and merchants cancel rows, merchants
+ship, and the scheduled jobs run as beat would run them. Nothing here writes a
+counter or a status: every change goes through the services.
+
+The whole run is one transaction, rolled back at the end unless ``keep``: inside
+it no after-commit callback fires, so the jobs those callbacks would queue
+(allocation, promise refresh, outbox sending) are run explicitly every day.
+At the end the books are checked: promises kept, slips emailed, oversold units
+and broken invariants, which must both be 0.
+
+The run keeps to what it creates (sources, SIM- products, their orders): allocation
+and promise refreshes run for those products only, and the clock starts on a fixed
+date in the past, so a real shop's pre-orders (release) and outbox messages (sending),
+whose jobs are global, are not yet due on it.
+"""
+
+import datetime as dt
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import time_machine
+from django.db import transaction
+from django.db.models import Max, Q, Sum
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from catalog.availability import is_preorder
+from catalog.models import POLICY_FIELD_NAMES, Backorders, PartialAllocation, Product
+from catalog.selectors import product_policy
+from inventory.exceptions import StockWouldGoNegative
+from inventory.models import InboundStatus, InboundSupply, MovementKind, Source, Stock, StockMovement
+from inventory.selectors import free_stock_by_product, inbound_open_by_product, stock_drift
+from inventory.services import (
+    inbound_cancel,
+    inbound_create,
+    inbound_receive,
+    inbound_update,
+    stock_adjust,
+    stock_receive,
+)
+from notifications.models import OutboxMessage, OutboxStatus
+from notifications.services import outbox_send_batch
+
+from .exceptions import CheckoutRefused
+from .models import AT_SOURCE, WAITING, Order, OrderRow, RowEvent, RowStatus
+from .selectors import products_needing_allocation, products_with_waiting_rows, waiting_units_by_product
+from .services import (
+    CartLine,
+    Customer,
+    backorders_allocate,
+    checkout_place_order,
+    preorders_release,
+    promises_refresh,
+    row_cancel,
+    shipment_create,
+)
+
+START = dt.date(2025, 1, 6)  # fixed, so a seed always tells the same story
+SKU_PREFIX = "SIM-"
+LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
+MAX_LISTED_VIOLATIONS = 20
+
+
+class SimulationError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    code: str
+    name: str
+    priority: int
+
+
+SOURCES = (
+    SourcePlan("sim-main", "Simulated main warehouse", 1),
+    SourcePlan("sim-overflow", "Simulated overflow warehouse", 2),
+    SourcePlan("sim-dropship", "Simulated supplier drop-ship", 9),
+)
+
+
+@dataclass(frozen=True)
+class ProductPlan:
+    """A product's policy (every setting overridden, so the run ignores the global
+    record), its opening stock, how popular it is and how its merchant buys it."""
+
+    sku: str
+    name: str
+    price: str
+    weight: int  # relative popularity in carts
+    backorders: str = Backorders.NO
+    backorder_limit: int | None = None
+    max_backorder_per_order: int | None = None
+    safety_stock: int = 0
+    lead_time_days: int = 14
+    partial: str = PartialAllocation.SPLIT
+    release_day: int | None = None  # a pre-order releasing on this simulated day
+    preorder_limit: int | None = None
+    opening: tuple[tuple[str, int], ...] = ()
+    reorder_point: int = 8  # the merchant orders when stock + supply - waiting falls to this
+    reorder_qty: int = 40
+    supplier_days: int = 10
+    source: str = "sim-main"
+
+
+ALLOW, NOTIFY, NO = Backorders.ALLOW, Backorders.ALLOW_NOTIFY, Backorders.NO
+WAIT = PartialAllocation.WAIT
+PRODUCTS = (
+    ProductPlan("TEE", "Organic Cotton Tee", "24.00", 9, opening=(("sim-main", 60), ("sim-overflow", 20))),
+    ProductPlan("MUG", "Stoneware Mug", "16.00", 8, ALLOW, lead_time_days=10, opening=(("sim-main", 15),)),
+    ProductPlan(
+        "LAMP", "Brass Desk Lamp", "89.00", 5, NOTIFY, backorder_limit=25, max_backorder_per_order=3,
+        lead_time_days=21, opening=(("sim-main", 5),), reorder_qty=25, supplier_days=18,
+    ),
+    ProductPlan(
+        "CHAIR", "Oak Dining Chair", "149.00", 4, NOTIFY, partial=WAIT, reorder_point=4, reorder_qty=20,
+        supplier_days=14,
+    ),
+    ProductPlan(
+        "KETTLE", "Stovetop Kettle", "45.00", 6, ALLOW, backorder_limit=10, safety_stock=3,
+        lead_time_days=12, opening=(("sim-main", 8), ("sim-overflow", 4)), reorder_point=10, reorder_qty=30,
+    ),
+    ProductPlan("BOOTS", "Waxed Leather Boots", "179.00", 4, NO, opening=(("sim-main", 25),), reorder_qty=25),
+    ProductPlan(
+        "CONSOLE", "Handheld Game Console", "299.00", 8, NOTIFY, release_day=30, preorder_limit=60,
+        lead_time_days=20, reorder_point=15, reorder_qty=60, supplier_days=12,
+    ),
+    ProductPlan(
+        "NOVEL", "Signed First-Edition Novel", "32.00", 5, NO, release_day=55, lead_time_days=10,
+        reorder_point=10, reorder_qty=50, supplier_days=8, source="sim-overflow",
+    ),
+    ProductPlan(
+        "DESK", "Standing Desk", "690.00", 2, ALLOW, lead_time_days=30, opening=(("sim-dropship", 6),),
+        reorder_point=2, reorder_qty=10, supplier_days=25, source="sim-dropship",
+    ),
+    ProductPlan("PEN", "Fountain Pen", "38.00", 7, NO, opening=(("sim-main", 80),), reorder_qty=60),
+    ProductPlan(
+        "BAG", "Canvas Weekender Bag", "120.00", 5, NOTIFY, max_backorder_per_order=2, lead_time_days=7,
+        opening=(("sim-overflow", 10),), reorder_qty=30, supplier_days=6, source="sim-overflow",
+    ),
+    ProductPlan(
+        "RUG", "Wool Flatweave Rug", "260.00", 3, ALLOW, backorder_limit=15, partial=WAIT,
+        lead_time_days=28, opening=(("sim-main", 4),), reorder_point=3, reorder_qty=15, supplier_days=21,
+    ),
+    ProductPlan(
+        "SOAP", "Olive Oil Soap", "7.50", 10, ALLOW, lead_time_days=5, opening=(("sim-main", 30),),
+        reorder_point=15, reorder_qty=60, supplier_days=5,
+    ),
+    ProductPlan(
+        "CAMERA", "Instant Film Camera", "129.00", 4, NOTIFY, backorder_limit=8, lead_time_days=28,
+        opening=(("sim-main", 3),), reorder_point=3, reorder_qty=15, supplier_days=24,
+    ),
+    ProductPlan("TENT", "Two-Person Tent", "340.00", 2, NO, opening=(("sim-overflow", 6),), reorder_point=2,
+                reorder_qty=8, supplier_days=15, source="sim-overflow"),
+)  # fmt: skip
+
+
+@dataclass
+class SimulationResult:
+    days: int
+    seed: int
+    start: dt.date
+    orders_placed: int = 0
+    checkouts_refused: int = 0
+    rows_waited: int = 0
+    promises_kept: int = 0
+    promises_missed: int = 0  # allocated late, or still waiting / cancelled after the date passed
+    promises_not_due: int = 0  # still waiting, first promise in the future: excluded
+    cancelled_before_due: int = 0  # cancelled while waiting before the date: excluded
+    slips: int = 0
+    slips_emailed: int = 0
+    promise_emails: int = 0
+    oversold_units: int = 0
+    violations: int = 0
+    violation_details: list[str] = field(default_factory=list)
+    supplies_created: int = 0
+    supplies_slipped: int = 0
+    supplies_cancelled: int = 0
+    supplies_received: int = 0
+    units_received: int = 0
+    units_damaged: int = 0
+    adjustments_refused: int = 0
+    units_shipped: int = 0
+    shipments: int = 0
+    customer_cancellations: int = 0
+    merchant_cancellations: int = 0
+    emails_sent: int = 0
+
+    @property
+    def promises_share(self) -> float | None:
+        due = self.promises_kept + self.promises_missed
+        return self.promises_kept / due if due else None
+
+    @property
+    def slips_emailed_share(self) -> float | None:
+        return self.slips_emailed / self.slips if self.slips else None
+
+    def lines(self) -> list[str]:
+        def pct(share: float | None) -> str:
+            return "n/a" if share is None else f"{100 * share:.1f} %"
+
+        end = self.start + dt.timedelta(days=self.days - 1)
+        lines = [
+            f"Simulated {self.days} days, {self.start} to {end}, seed {self.seed}",
+            f"days:                        {self.days}",
+            f"orders placed:               {self.orders_placed}",
+            f"checkouts refused:           {self.checkouts_refused}",
+            f"rows that waited:            {self.rows_waited}",
+            f"allocated by first promise:  {pct(self.promises_share)} "
+            f"({self.promises_kept} kept, {self.promises_missed} missed; excluded: "
+            f"{self.promises_not_due} not yet due, {self.cancelled_before_due} cancelled before due)",
+            f"promise slips emailed:       {pct(self.slips_emailed_share)} "
+            f"({self.slips_emailed} of {self.slips} slips, {self.promise_emails} promise_moved emails)",
+            f"oversold units:              {self.oversold_units}",
+            f"invariant violations:        {self.violations}",
+            f"supply: {self.supplies_created} created, {self.supplies_slipped} slipped, "
+            f"{self.supplies_cancelled} cancelled, {self.supplies_received} received "
+            f"({self.units_received} units received in all)",
+            f"shipping: {self.shipments} shipments, {self.units_shipped} units; {self.units_damaged} "
+            f"written off as damaged ({self.adjustments_refused} refused: all allocated)",
+            f"cancellations: {self.customer_cancellations} by customers, "
+            f"{self.merchant_cancellations} by the merchant",
+            f"emails sent: {self.emails_sent}",
+        ]
+        lines += [f"VIOLATION {detail}" for detail in self.violation_details[:MAX_LISTED_VIOLATIONS]]
+        if len(self.violation_details) > MAX_LISTED_VIOLATIONS:
+            lines.append(f"... and {len(self.violation_details) - MAX_LISTED_VIOLATIONS} more")
+        return lines
+
+
+def simulate_shop(*, days: int, seed: int, keep: bool = False) -> SimulationResult:
+    """Run the simulation; everything it wrote is rolled back unless ``keep``."""
+    if days < 1:
+        raise SimulationError("Simulate at least one day.")
+    if Product.objects.filter(sku__startswith=SKU_PREFIX).exists():
+        raise SimulationError(
+            f"Products with SKUs starting {SKU_PREFIX!r} exist: a kept simulation is in this database."
+        )
+    connection = transaction.get_connection()
+    with (
+        override_settings(EMAIL_BACKEND=LOCMEM),
+        time_machine.travel(_at(START, 6), tick=False) as clock,
+        transaction.atomic(),
+    ):
+        callbacks_before = len(connection.run_on_commit)
+        result = _Simulation(days=days, seed=seed, clock=clock).run()
+        if keep:
+            # Every job the run's after-commit callbacks would queue (allocate, refresh
+            # promises, send the outbox) was run explicitly each day and would find
+            # nothing to do; dropped, so a commit does not start thousands of them.
+            del connection.run_on_commit[callbacks_before:]
+        else:
+            transaction.set_rollback(True)
+    return result
+
+
+def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+
+
+class _Simulation:
+    def __init__(self, *, days: int, seed: int, clock) -> None:
+        self.days, self.seed, self.clock = days, seed, clock
+        self.rng = random.Random(seed)
+        self.result = SimulationResult(days=days, seed=seed, start=START)
+        self.sources: dict[str, Source] = {}
+        self.products: dict[str, Product] = {}  # by plan SKU
+        self.plans: dict[int, ProductPlan] = {}  # by product pk
+        self.ids: list[int] = []
+        self.first_promise: dict[int, dt.date] = {}  # waiting row -> its first promise date
+        self.ordered: dict[tuple[int, int], int] = defaultdict(int)  # (order, product) -> units
+        self.actions: dict[dt.date, list[tuple[int, str]]] = defaultdict(list)  # supplier news by day
+        self.po_number = 0
+        self.slipped_yesterday: set[int] = set()
+        self.last_promise_email = 0
+        self.first_outbox = 0
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self) -> SimulationResult:
+        self.first_outbox = OutboxMessage.objects.aggregate(last=Max("pk"))["last"] or 0
+        self.last_promise_email = self.first_outbox
+        self.setup()
+        for offset in range(self.days):
+            self.day(START + dt.timedelta(days=offset))
+        self.audit(START + dt.timedelta(days=self.days - 1))
+        return self.result
+
+    def setup(self) -> None:
+        for plan in SOURCES:
+            self.sources[plan.code] = Source.objects.create(
+                code=plan.code, name=plan.name, priority=plan.priority
+            )
+        for plan in PRODUCTS:
+            sku = SKU_PREFIX + plan.sku
+            release = START + dt.timedelta(days=plan.release_day) if plan.release_day is not None else None
+            policy = {
+                "backorders": plan.backorders,
+                "backorder_limit": plan.backorder_limit,
+                "max_backorder_per_order": plan.max_backorder_per_order,
+                "safety_stock": plan.safety_stock,
+                "low_stock_threshold": 2,
+                "lead_time_days": plan.lead_time_days,
+                "partial_allocation": plan.partial,
+            }
+            product = Product.objects.create(
+                sku=sku,
+                name=plan.name,
+                slug=sku.lower(),
+                price=Decimal(plan.price),
+                preorder_enabled=release is not None,
+                release_date=release,
+                preorder_limit=plan.preorder_limit,
+                **policy,
+                **{f"use_global_{name}": False for name in POLICY_FIELD_NAMES},
+            )
+            self.products[plan.sku] = product
+            self.plans[product.pk] = plan
+            self.ids.append(product.pk)
+            for code, quantity in plan.opening:
+                stock_receive(
+                    source=self.sources[code],
+                    product=product,
+                    quantity=quantity,
+                    reference=f"OPENING-{plan.sku}",
+                )
+                self.result.units_received += quantity
+
+    def day(self, today: dt.date) -> None:
+        self.clock.move_to(_at(today, 7))
+        self.supplier_news(today)
+        self.arrivals(today)
+        self.clock.move_to(_at(today, 8))
+        self.ship()
+        self.checkouts(today)
+        self.clock.move_to(_at(today, 20, 30))
+        self.cancellations()
+        self.clock.move_to(_at(today, 21))
+        self.check_limits(today)
+        self.merchant_orders(today)
+        self.clock.move_to(_at(today, 23))
+        self.nightly_jobs(today)
+
+    # -- suppliers and merchants -----------------------------------------------------
+
+    def supplier_news(self, today: dt.date) -> None:
+        """Suppliers announce delays and cancellations (at the latest on the due date)."""
+        for pk, kind in self.actions.pop(today, []):
+            supply = InboundSupply.objects.get(pk=pk)
+            if supply.status != InboundStatus.OPEN:
+                continue
+            if kind == "cancel":
+                inbound_cancel(supply=supply)
+                self.result.supplies_cancelled += 1
+                continue
+            delay = self.rng.randint(2, 12)
+            quantity = supply.quantity
+            if self.rng.random() < 0.2:  # a short shipment as well
+                quantity = max(1, int(quantity * self.rng.uniform(0.5, 0.9)))
+            new_date = supply.expected_date + dt.timedelta(days=delay)
+            inbound_update(supply=supply, quantity=quantity, expected_date=new_date)
+            self.result.supplies_slipped += 1
+            if self.rng.random() < 0.3:  # and late again
+                self.schedule(pk, "slip", today, new_date)
+
+    def schedule(self, pk: int, kind: str, today: dt.date, due: dt.date) -> None:
+        notice = today + dt.timedelta(days=self.rng.randint(1, max(1, (due - today).days)))
+        self.actions[min(notice, due)].append((pk, kind))
+
+    def arrivals(self, today: dt.date) -> None:
+        due = InboundSupply.objects.filter(
+            product_id__in=self.ids, status=InboundStatus.OPEN, expected_date__lte=today
+        ).order_by("expected_date", "pk")
+        for supply in due:
+            inbound_receive(supply=supply)
+            self.result.supplies_received += 1
+            self.result.units_received += supply.quantity
+        if self.rng.random() < 0.05:  # stock found in a corner, no supply announced it
+            product = self.products[self.rng.choice(PRODUCTS).sku]
+            if not is_preorder(product, today):
+                quantity = self.rng.randint(3, 12)
+                stock_receive(
+                    source=self.sources["sim-overflow"],
+                    product=product,
+                    quantity=quantity,
+                    reference=f"FOUND-{today:%Y%m%d}",
+                )
+                self.result.units_received += quantity
+        if self.rng.random() < 0.05:  # a unit found damaged on the shelf
+            stock = (
+                Stock.objects.filter(product_id__in=self.ids, on_hand__gt=0)
+                .select_related("source", "product")
+                .order_by("pk")
+            )
+            stock = self.rng.choice(list(stock) or [None])
+            if stock is not None:
+                try:
+                    stock_adjust(source=stock.source, product=stock.product, change=-1, reason="Damaged")
+                    self.result.units_damaged += 1
+                except StockWouldGoNegative:
+                    self.result.adjustments_refused += 1  # every unit there is promised
+
+    def merchant_orders(self, today: dt.date) -> None:
+        """Order supply when stock + open supply - waiting falls to the reorder point."""
+        free = free_stock_by_product(product_ids=self.ids)
+        waiting = waiting_units_by_product(product_ids=self.ids)
+        inbound = inbound_open_by_product(product_ids=self.ids)
+        for pk in self.ids:
+            plan = self.plans[pk]
+            if plan.release_day is not None and (today - START).days < plan.release_day - 25:
+                continue  # too early to buy a product not released yet
+            position = (
+                free.get(pk, 0)
+                + sum(quantity for _, quantity in inbound.get(pk, []))
+                - sum(waiting.get(pk, {}).values())
+                - plan.safety_stock
+            )
+            if position > plan.reorder_point or self.rng.random() >= 0.6:
+                continue
+            product = self.products[plan.sku]
+            quantity = plan.reorder_qty + max(0, -position)
+            expected = today + dt.timedelta(days=max(1, plan.supplier_days + self.rng.randint(-2, 3)))
+            self.po_number += 1
+            supply = inbound_create(
+                source=self.sources[plan.source],
+                product=product,
+                quantity=quantity,
+                expected_date=expected,
+                reference=f"PO-{self.po_number:05d}",
+            )
+            self.result.supplies_created += 1
+            fate = self.rng.random()
+            if fate < 0.22:
+                self.schedule(supply.pk, "slip", today, expected)
+            elif fate < 0.28:
+                self.schedule(supply.pk, "cancel", today, expected)
+
+    # -- customers -------------------------------------------------------------------
+
+    def checkouts(self, today: dt.date) -> None:
+        weights = [plan.weight for plan in PRODUCTS]
+        for n in range(self.rng.randint(5, 12)):
+            self.clock.move_to(_at(today, 9, 0) + dt.timedelta(minutes=45 * n + self.rng.randint(0, 30)))
+            count = self.rng.choices((1, 2, 3), weights=(6, 3, 1))[0]
+            plans = {plan.sku: plan for plan in self.rng.choices(PRODUCTS, weights=weights, k=count)}
+            lines = [
+                CartLine(
+                    product_id=self.products[sku].pk,
+                    quantity=self.rng.choices((1, 2, 3, 4, 5, 6), weights=(50, 25, 15, 4, 3, 3))[0],
+                )
+                for sku in sorted(plans)
+            ]
+            who = self.rng.randint(1, 400)
+            customer = Customer(
+                email=f"customer{who}@sim.invalid", full_name=f"Customer {who}", address=f"{who} Test Street"
+            )
+            try:
+                order = checkout_place_order(lines=lines, customer=customer, today=today)
+            except CheckoutRefused:
+                self.result.checkouts_refused += 1
+                continue
+            self.result.orders_placed += 1
+            for line in lines:
+                self.ordered[(order.pk, line.product_id)] += line.quantity
+        # The rows' first promises (set at checkout) are read by cancellations() tonight,
+        # before anything but a customer's cancellation can touch them.
+
+    def cancellations(self) -> None:
+        """Customers drop some waiting rows (more often just after a slip email); the
+        merchant cancels a few allocated rows (a customer phoned, an address failed)."""
+        rows = OrderRow.objects.filter(product_id__in=self.ids, status__in=[*WAITING, RowStatus.ALLOCATED])
+        for pk, status, promise in rows.order_by("pk").values_list("pk", "status", "promise_date"):
+            if status in WAITING:
+                if promise is not None:
+                    self.first_promise.setdefault(pk, promise)
+                chance = 0.12 if pk in self.slipped_yesterday else 0.012
+                if self.rng.random() < chance:
+                    row_cancel(row_ids=[pk], by_customer=True)
+                    self.result.customer_cancellations += 1
+            elif self.rng.random() < 0.01:
+                row_cancel(row_ids=[pk], reason="Cancelled by merchant (simulation)")
+                self.result.merchant_cancellations += 1
+
+    def ship(self) -> None:
+        pairs = list(
+            OrderRow.objects.filter(product_id__in=self.ids, status=RowStatus.ALLOCATED)
+            .values_list("order_id", "source_id")
+            .annotate(units=Sum("quantity"))
+            .order_by("order_id", "source_id")
+        )
+        orders = Order.objects.in_bulk({order_id for order_id, _, _ in pairs})
+        sources = {source.pk: source for source in self.sources.values()}
+        for order_id, source_id, units in pairs:
+            if self.rng.random() < 0.85:
+                shipment_create(order=orders[order_id], source=sources[source_id])
+                self.result.shipments += 1
+                self.result.units_shipped += units
+
+    # -- what beat would run ---------------------------------------------------------
+
+    def nightly_jobs(self, today: dt.date) -> None:
+        ours = set(self.ids)
+        preorders_release(today=today)
+        for pk in products_needing_allocation(today=today):
+            if pk in ours:
+                backorders_allocate(product_id=pk, today=today)
+        self.check_idle_stock(today)
+        self.slipped_yesterday = set()
+        for pk in products_with_waiting_rows():
+            if pk in ours:
+                slips = promises_refresh(product_id=pk, today=today)
+                if slips:
+                    self.count_slip_emails(slips)
+        while True:
+            sent = outbox_send_batch(batch_size=200)
+            self.result.emails_sent += sent.sent
+            if not (sent.sent + sent.retried + sent.failed):
+                break
+
+    def count_slip_emails(self, slips) -> None:
+        """Each slip should be told to its order's customer by a promise_moved email
+        that this refresh wrote (the subject names the order)."""
+        self.result.slips += len(slips)
+        self.slipped_yesterday.update(slip.row_id for slip in slips)
+        orders = {
+            pk: (number, email)
+            for pk, number, email in OrderRow.objects.filter(pk__in=[s.row_id for s in slips]).values_list(
+                "pk", "order__number", "order__email"
+            )
+        }
+        told = set()
+        messages = OutboxMessage.objects.filter(kind="promise_moved", pk__gt=self.last_promise_email)
+        for pk, to_email, subject in messages.order_by("pk").values_list("pk", "to_email", "subject"):
+            self.last_promise_email = max(self.last_promise_email, pk)
+            self.result.promise_emails += 1
+            told.update(
+                (number, email)
+                for number, email in orders.values()
+                if email == to_email and number in subject
+            )
+        self.result.slips_emailed += sum(1 for slip in slips if orders.get(slip.row_id) in told)
+
+    # -- checks ----------------------------------------------------------------------
+
+    def violation(self, text: str) -> None:
+        self.result.violations += 1
+        self.result.violation_details.append(text)
+
+    def check_limits(self, today: dt.date) -> None:
+        """Running limits hold whatever the day brought (checked before the night's jobs)."""
+        waiting = waiting_units_by_product(product_ids=self.ids)
+        for pk in self.ids:
+            plan, product = self.plans[pk], self.products[self.plans[pk].sku]
+            units = waiting.get(pk, {})
+            backordered = units.get(RowStatus.BACKORDERED, 0)
+            preordered = units.get(RowStatus.PREORDERED, 0)
+            limit, cap = plan.backorder_limit, plan.preorder_limit
+            if plan.release_day is None and limit is not None and backordered > limit:
+                self.violation(f"{today} {product.sku}: {backordered} units backordered, limit {limit}")
+            if plan.backorders == NO and plan.release_day is None and backordered:
+                self.violation(f"{today} {product.sku}: {backordered} units backordered with backorders off")
+            if is_preorder(product, today) and cap is not None and preordered > cap:
+                self.violation(f"{today} {product.sku}: {preordered} units pre-ordered, limit {cap}")
+
+    def check_idle_stock(self, today: dt.date) -> None:
+        """After the allocation job no free stock (beyond safety stock) sits idle while a
+        row that could take it waits."""
+        free = free_stock_by_product(product_ids=self.ids)
+        for pk in products_needing_allocation(today=today):
+            if pk not in self.plans:
+                continue
+            product = self.products[self.plans[pk].sku]
+            policy = product_policy(product=product)
+            spare = free.get(pk, 0) - policy.safety_stock
+            statuses = [RowStatus.BACKORDERED]
+            if not is_preorder(product, today):
+                statuses.append(RowStatus.PREORDERED)
+            head = (
+                OrderRow.objects.filter(product_id=pk, status__in=statuses)
+                .order_by("-queue_tier", "queue_at", "order_id", "line_no", "pk")
+                .values_list("quantity", flat=True)
+                .first()
+            )
+            if head is None or spare <= 0:
+                continue
+            if policy.partial_allocation == PartialAllocation.SPLIT or head <= spare:
+                self.violation(f"{today} {product.sku}: {spare} units free while rows wait")
+
+    def audit(self, end: dt.date) -> None:
+        self.promise_figures(end)
+        self.check_stock()
+        self.check_rows(end)
+        unsent = OutboxMessage.objects.filter(pk__gt=self.first_outbox).exclude(status=OutboxStatus.SENT)
+        if count := unsent.count():
+            self.violation(f"{count} outbox messages were never sent")
+
+    def promise_figures(self, end: dt.date) -> None:
+        """Each row that waited: allocated by its first promise date, or not."""
+        result = self.result
+        result.rows_waited = len(self.first_promise)
+        done: dict[int, tuple[str, dt.date]] = {}
+        events = RowEvent.objects.filter(
+            row__product_id__in=self.ids,
+            from_status__in=WAITING,
+            to_status__in=[RowStatus.ALLOCATED, RowStatus.CANCELLED],
+        ).order_by("created_at", "pk")
+        for row_id, to_status, at in events.values_list("row_id", "to_status", "created_at"):
+            if row_id in self.first_promise:
+                done.setdefault(row_id, (to_status, timezone.localdate(at)))
+        for row_id, promise in self.first_promise.items():
+            if row_id not in done:
+                if promise <= end:
+                    result.promises_missed += 1
+                else:
+                    result.promises_not_due += 1
+                continue
+            status, when = done[row_id]
+            if when <= promise and status == RowStatus.ALLOCATED:
+                result.promises_kept += 1
+            elif when <= promise:
+                result.cancelled_before_due += 1
+            else:
+                result.promises_missed += 1
+
+    def check_stock(self) -> None:
+        """Counters against rows and the ledger; nothing allocated or shipped that was
+        not there."""
+        key = ("source_id", "product_id")
+        stocks = {
+            (s, p): (on_hand, allocated)
+            for s, p, on_hand, allocated in Stock.objects.filter(product_id__in=self.ids).values_list(
+                *key, "on_hand", "allocated"
+            )
+        }
+        rows = OrderRow.objects.filter(product_id__in=self.ids)
+        allocated_rows = {
+            (r["source_id"], r["product_id"]): r["units"]
+            for r in rows.filter(status=RowStatus.ALLOCATED).values(*key).annotate(units=Sum("quantity"))
+        }
+        shipped_rows = {
+            (r["source_id"], r["product_id"]): r["units"]
+            for r in rows.filter(status=RowStatus.SHIPPED).values(*key).annotate(units=Sum("quantity"))
+        }
+        ledger = defaultdict(lambda: defaultdict(int))
+        for r in (
+            StockMovement.objects.filter(product_id__in=self.ids)
+            .values(*key, "kind")
+            .annotate(units=Sum("quantity"))
+        ):
+            ledger[(r["source_id"], r["product_id"])][r["kind"]] = r["units"]
+        names = {p.pk: p.sku for p in self.products.values()}
+        codes = {s.pk: s.code for s in self.sources.values()}
+
+        def where(pair) -> str:
+            return f"{names.get(pair[1], pair[1])} at {codes.get(pair[0], pair[0])}"
+
+        for pair in sorted(set(stocks) | set(allocated_rows) | set(shipped_rows) | set(ledger)):
+            on_hand, allocated = stocks.get(pair, (0, 0))
+            by_rows, shipped = allocated_rows.get(pair, 0), shipped_rows.get(pair, 0)
+            moves = ledger.get(pair, {})
+            came_in = sum(units for kind, units in moves.items() if kind != MovementKind.SHIPMENT)
+            self.result.oversold_units += max(0, allocated - on_hand)
+            self.result.oversold_units += max(0, by_rows - allocated)
+            self.result.oversold_units += max(0, shipped - came_in)
+            if on_hand < 0 or allocated < 0 or allocated > on_hand:
+                self.violation(f"{where(pair)}: on hand {on_hand}, allocated {allocated}")
+            if by_rows != allocated:
+                self.violation(f"{where(pair)}: counter says {allocated} allocated, rows hold {by_rows}")
+            if -moves.get(MovementKind.SHIPMENT, 0) != shipped:
+                self.violation(
+                    f"{where(pair)}: ledger shipped {-moves.get(MovementKind.SHIPMENT, 0)}, rows {shipped}"
+                )
+        ours = set(self.ids)
+        for drift in stock_drift():
+            if drift.product_id in ours:
+                self.violation(f"ledger drift: {drift}")
+
+    def check_rows(self, end: dt.date) -> None:
+        rows = OrderRow.objects.filter(product_id__in=self.ids)
+        broken = rows.filter(
+            Q(status__in=AT_SOURCE, source__isnull=True)
+            | Q(status__in=WAITING, source__isnull=False)
+            | Q(status=RowStatus.SHIPPED, shipment__isnull=True)
+            | Q(quantity__lte=0)
+            | Q(status__in=WAITING, promise_date__isnull=True)
+            | Q(status__in=WAITING, promise_date__lt=end)
+        )
+        for pk, status, promise in broken.order_by("pk").values_list("pk", "status", "promise_date"):
+            self.violation(f"row {pk}: {status} row breaks a row rule (promise {promise})")
+        # Units are neither lost nor made up: every (order, product) still adds up.
+        units = {
+            (r["order_id"], r["product_id"]): r["units"]
+            for r in rows.values("order_id", "product_id").annotate(units=Sum("quantity"))
+        }
+        for pair, quantity in sorted(self.ordered.items()):
+            if units.get(pair, 0) != quantity:
+                self.violation(
+                    f"order {pair[0]} product {pair[1]}: ordered {quantity}, rows hold {units.get(pair, 0)}"
+                )
+        # A row's status is the last move its events recorded.
+        last = {}
+        for row_id, to_status in (
+            RowEvent.objects.filter(row__product_id__in=self.ids)
+            .order_by("created_at", "pk")
+            .values_list("row_id", "to_status")
+        ):
+            last[row_id] = to_status
+        for pk, status in rows.order_by("pk").values_list("pk", "status"):
+            if last.get(pk) != status:
+                self.violation(f"row {pk}: status {status}, last event says {last.get(pk)}")
+        # No row backordered more than its product allows per order.
+        for row_id, product_id, quantity in (
+            RowEvent.objects.filter(
+                row__product_id__in=self.ids, from_status="", to_status=RowStatus.BACKORDERED
+            )
+            .order_by("pk")
+            .values_list("row_id", "row__product_id", "quantity")
+        ):
+            cap = self.plans[product_id].max_backorder_per_order
+            if cap is not None and quantity > cap:
+                self.violation(f"row {row_id}: {quantity} units backordered at checkout, cap {cap}")
