@@ -197,3 +197,13 @@ def test_cart_and_checkout_say_when_waiting_units_are_expected(client, main):
     expected = f"The rest is expected to ship by {dt.date.today() + dt.timedelta(days=4):%-d %b %Y}."
     assert expected in client.get(reverse("orders:cart")).content.decode()
     assert expected in client.get(reverse("orders:checkout")).content.decode()
+
+
+def test_product_page_says_when_the_next_unit_ships(client, main):
+    product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=10)
+    inbound_create(source=main, product=product, quantity=1, expected_date=days(3), reference="PO")
+    wait(product, 1)  # takes the unit of the inbound supply
+    html = client.get(product.get_absolute_url()).content.decode()
+    lead = dt.date.today() + dt.timedelta(days=10)
+    assert f"Order now: expected to ship by {lead:%-d %b %Y}." in html
+    assert f"Available on backorder — ships by {lead:%d %b %Y}" in html
