@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-import inventory.admin
+import inventory.admin.inbound
 import inventory.inbound_import
 from catalog.models import Product
 from inventory.models import InboundStatus, InboundSupply, MovementKind, Stock, StockMovement
@@ -297,13 +297,13 @@ def test_received_or_cancelled_supply_is_read_only(admin_client, main, kettle):
 
 def test_a_supply_received_while_the_form_was_open_is_not_changed(admin_client, main, kettle, monkeypatch):
     supply = inbound(kettle, main)
-    real_update = inventory.admin.inbound_update
+    real_update = inventory.admin.inbound.inbound_update
 
     def received_meanwhile(**kwargs):
         inbound_receive(supply=supply)  # another clerk receives it between the form and the save
         return real_update(**kwargs)
 
-    monkeypatch.setattr(inventory.admin, "inbound_update", received_meanwhile)
+    monkeypatch.setattr(inventory.admin.inbound, "inbound_update", received_meanwhile)
 
     response = admin_client.post(change_url(supply), {"quantity": "9", "expected_date": str(SOON)})
 

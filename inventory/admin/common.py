@@ -1,0 +1,32 @@
+"""Helpers shared by the inventory admin pages."""
+
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.urls import reverse
+
+# The ledger's add permission guards every page that writes stock through a service.
+MOVE_STOCK_PERMISSION = "inventory.add_stockmovement"
+
+
+def stock_page_url(name: str, **params) -> str:
+    """URL of a stock page ("receive", "adjust", "changelist", "ledger") with optional filters."""
+    url = {
+        "receive": "admin:inventory_stock_receive",
+        "adjust": "admin:inventory_stock_adjust",
+        "changelist": "admin:inventory_stock_changelist",
+        "ledger": "admin:inventory_stockmovement_changelist",
+    }[name]
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return reverse(url) + (f"?{query}" if query else "")
+
+
+def titled(title: str):
+    """A yes/no filter under its own title (two "active" filters would look alike)."""
+
+    class Filter(admin.BooleanFieldListFilter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Filter
