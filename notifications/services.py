@@ -11,7 +11,6 @@ import logging
 import random
 import smtplib
 from dataclasses import dataclass
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -19,6 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from .exceptions import HeaderInjection
 from .models import OutboxMessage, OutboxStatus
@@ -58,9 +58,20 @@ def outbox_write(*, messages: list[OutboxMessage]) -> None:
     if not messages:
         return
     OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    # A named function, not a functools.partial: when a robust callback raises, Django
+    # logs func.__qualname__, which a partial lacks, and the AttributeError would escape
+    # the commit (the order is placed but the request fails).
+    transaction.on_commit(_enqueue_send, robust=True)
+
+
+def _enqueue_send() -> None:
+    """After commit: queue the send job. A broker that is down only delays the messages."""
     from .tasks import send_outbox  # tasks import services; the cycle is broken here
 
-    transaction.on_commit(partial(send_outbox.delay), robust=True)
+    try:
+        send_outbox.delay()
+    except OperationalError:
+        log.warning("Broker unreachable; the outbox waits for the periodic send")
 
 
 @dataclass
