@@ -134,8 +134,14 @@ def outbox_send_batch(*, batch_size: int = 100) -> SendResult:
         for message in rows:
             result.add(_failed(message, exc, now))
         return result
+    # Stop well inside the lease (each send is bounded by EMAIL_TIMEOUT), so no other
+    # worker can take over a message this one is still sending.
+    deadline = now + LEASE / 2
     try:
-        for message in rows:
+        for index, message in enumerate(rows):
+            if timezone.now() > deadline:
+                _release([m.pk for m in rows[index:]])
+                break
             email = EmailMultiAlternatives(
                 subject=message.subject,
                 body=message.body_text,
@@ -159,6 +165,13 @@ def outbox_send_batch(*, batch_size: int = 100) -> SendResult:
     finally:
         connection.close()
     return result
+
+
+def _release(message_ids: list[int]) -> None:
+    """Give claimed but unsent messages back to the queue, their attempt not counted."""
+    OutboxMessage.objects.filter(pk__in=message_ids, status=OutboxStatus.SENDING).update(
+        status=OutboxStatus.PENDING, claimed_until=None, attempts=F("attempts") - 1
+    )
 
 
 def outbox_retry(*, message_ids: list[int]) -> int:

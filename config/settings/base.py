@@ -94,6 +94,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Email: console by default; smtp://user:pass@host:port in production.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# A stalled mail server must not hold a send job (and its claimed messages) forever.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Restock <shop@restock.invalid>")
 MERCHANT_EMAILS = env.list("MERCHANT_EMAILS", default=["merchant@restock.invalid"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

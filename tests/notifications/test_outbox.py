@@ -145,3 +145,20 @@ def test_queries_per_batch_are_two_plus_one_per_message(size, django_assert_num_
     # savepoint, claim (select for update), lease update, release, then one "sent" per message
     with django_assert_num_queries(4 + size):
         assert outbox_send_batch(batch_size=100).sent == size
+
+
+def test_a_batch_that_runs_long_gives_the_rest_back_before_its_lease_ends(monkeypatch):
+    import notifications.services as services
+
+    outbox_write(messages=[message(n) for n in range(3)])
+    start = timezone.now()
+    second = dt.timedelta(seconds=1)
+    # the batch starts; two messages are checked and marked sent; then the clock is past half the lease
+    clock = iter([start, start + second, start + second, start + 2 * second, start + 2 * second])
+    monkeypatch.setattr(services.timezone, "now", lambda: next(clock, start + services.LEASE))
+
+    result = outbox_send_batch()
+
+    assert result.sent == 2
+    late = OutboxMessage.objects.get(status=OutboxStatus.PENDING)
+    assert (late.attempts, late.claimed_until) == (0, None)  # back in the queue, no attempt counted
