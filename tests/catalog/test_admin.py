@@ -1,8 +1,6 @@
 """Merchant admin for the catalog: global settings and products (registered in orders.admin)."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -11,7 +9,7 @@ from catalog.models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, Produ
 from catalog.selectors import product_policy
 from orders.services import CartLine, Customer, checkout_place_order
 from tests.catalog.factories import ProductFactory, global_settings_set
-from tests.helpers import receive
+from tests.helpers import receive, staff_client
 from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,18 +22,6 @@ GUEST = Customer(email="ada@example.com", full_name="Ada Lovelace", address="1 A
 
 def change_url(product) -> str:
     return reverse("admin:catalog_product_change", args=[product.pk])
-
-
-def staff_client(client, *perms: str):
-    """A logged-in staff user holding only the given permissions ("app.codename")."""
-    user = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client.force_login(user)
-    return client
 
 
 def product_form_data(product: Product, **changes) -> dict:

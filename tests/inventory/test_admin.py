@@ -1,8 +1,6 @@
 """Merchant admin for inventory: sources, read-only stock and ledger, receive and adjust pages."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import override_settings
 from django.urls import reverse
@@ -10,7 +8,7 @@ from django.utils import timezone
 
 from inventory.models import MovementKind, Source, Stock, StockMovement
 from tests.catalog.factories import ProductFactory
-from tests.helpers import receive
+from tests.helpers import receive, staff_client
 from tests.inventory.factories import SourceFactory, StockFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,18 +28,6 @@ def source():
 @pytest.fixture
 def product():
     return ProductFactory(sku="KETTLE-1", name="Copper kettle")
-
-
-def staff_client(client, *perms: str):
-    """A logged-in staff user holding only the given permissions ("app.codename")."""
-    user = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client.force_login(user)
-    return client
 
 
 def on_hand(source, product) -> int:

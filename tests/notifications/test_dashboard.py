@@ -10,7 +10,6 @@ from html.parser import HTMLParser
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -27,7 +26,7 @@ from notifications.models import OutboxMessage
 from orders.models import OrderRow, RowStatus
 from orders.services import CartLine, Customer, checkout_place_order, row_cancel, shipment_create
 from tests.catalog.factories import ProductFactory, global_settings_set
-from tests.helpers import receive
+from tests.helpers import receive, staff_client
 from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,18 +45,6 @@ def place(*lines: tuple[Product, int]):
 
 def row_of(order, product) -> OrderRow:
     return order.rows.get(product=product, status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED])
-
-
-def staff_client(client, *perms: str):
-    """A logged-in staff user holding only the given permissions ("app.codename")."""
-    user = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client.force_login(user)
-    return client
 
 
 # -- a small shop with every figure known ---------------------------------------------

@@ -1,8 +1,6 @@
 """Product admin, allocation side: the "Allocate now" action and the restock preview page."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -13,7 +11,7 @@ from inventory.models import Stock, StockMovement
 from orders.models import OrderRow, RowEvent, RowStatus
 from orders.services import CartLine, Customer, checkout_place_order
 from tests.catalog.factories import ProductFactory
-from tests.helpers import receive
+from tests.helpers import receive, staff_client
 from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,18 +25,6 @@ def preview_url(product) -> str:
 
 def change_url(product) -> str:
     return reverse("admin:catalog_product_change", args=[product.pk])
-
-
-def staff_client(client, *perms: str):
-    """A logged-in staff user holding only the given permissions ("app.codename")."""
-    user = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client.force_login(user)
-    return client
 
 
 def backorder(product, quantity: int, email: str = "ada@example.com") -> OrderRow:
