@@ -20,6 +20,7 @@ class NotificationsConfig(AppConfig):
         orders.shipment_created.connect(receivers.shipment_created, dispatch_uid="notify_shipped")
         orders.preorders_released.connect(receivers.preorders_released, dispatch_uid="notify_released")
         orders.promises_slipped.connect(receivers.promises_slipped, dispatch_uid="notify_promises_slipped")
+        orders.rows_cancelled.connect(receivers.rows_cancelled, dispatch_uid="promises_after_cancel")
         supply_changed.connect(receivers.refresh_promises, dispatch_uid="refresh_promises")
         post_save.connect(receivers.product_saved, sender=Product, dispatch_uid="product_promises")
         post_save.connect(receivers.global_settings_saved, sender=GlobalSettings, dispatch_uid="all_promises")

@@ -67,3 +67,9 @@ def product_saved(sender, instance, **kwargs) -> None:
 
 def global_settings_saved(sender, instance, **kwargs) -> None:
     transaction.on_commit(partial(_enqueue, tasks.refresh_all_promises))
+
+
+def rows_cancelled(sender, rows, **kwargs) -> None:
+    """The rows behind cancelled ones moved up the queue: refresh their promises after commit."""
+    for product_id in sorted({row.product_id for row in rows}):
+        transaction.on_commit(partial(_enqueue, tasks.refresh_promises, product_id))

@@ -11,3 +11,4 @@ rows_allocated = Signal()  # rows: rows that just received restocked units (now 
 shipment_created = Signal()  # shipment, rows (now shipped)
 preorders_released = Signal()  # rows: pre-ordered rows now waiting as backorders after release
 promises_slipped = Signal()  # slips: [Slip(row_id, was, now)] rows whose promise moved later
+rows_cancelled = Signal()  # rows: rows just cancelled (the queue behind them moved up)

@@ -15,7 +15,7 @@ from inventory.services import stock_allocate, stock_lock, stock_release, stock_
 
 from ..exceptions import InvalidTransition, NotAllowed, NotEnoughFreeStock
 from ..models import ALLOWED_MOVES, WAITING, Order, OrderRow, RowEvent, RowStatus, Shipment
-from ..signals import shipment_created
+from ..signals import rows_cancelled, shipment_created
 
 
 @dataclass
@@ -146,6 +146,7 @@ def row_cancel(
         stock_release(releases=releases)
         why = reason or ("Cancelled by customer" if by_customer else "Cancelled by merchant")
         moved = rows_transition(moves=[Move(row, RowStatus.CANCELLED) for row in rows], user=user, reason=why)
+        rows_cancelled.send(sender=OrderRow, rows=moved)
     return moved
 
 

@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from catalog.promise import promise_walk
 from inventory.services import inbound_cancel, inbound_create, inbound_update
@@ -14,7 +15,7 @@ from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
-TODAY = dt.date(2026, 11, 23)
+TODAY = timezone.localdate()  # rows are placed on the real clock
 
 
 def days(n: int) -> dt.date:
@@ -168,7 +169,9 @@ def test_a_later_promise_is_emailed_once_an_earlier_one_is_not(main):
     subjects = [m.subject for m in mail.outbox]
     assert subjects == [f"New expected date for order {row.order.number}"] * 2
     first = mail.outbox[0]
-    assert "now expected by 2 Dec 2026 (we said 28 Nov 2026)" in first.body
+    assert (
+        f"now expected by {days(9).day} {days(9):%b %Y} (we said {days(5).day} {days(5):%b %Y})" in first.body
+    )
     assert "cancel it: http" in first.body
     row.refresh_from_db()
     assert row.promise_date == days(30)
@@ -207,3 +210,16 @@ def test_product_page_says_when_the_next_unit_ships(client, main):
     lead = dt.date.today() + dt.timedelta(days=10)
     assert f"Order now: expected to ship by {lead:%-d %b %Y}." in html
     assert f"Available on backorder — ships by {lead:%d %b %Y}" in html
+
+
+def test_a_cancellation_moves_the_promises_behind_it_up(main, django_capture_on_commit_callbacks):
+    from orders.services import row_cancel
+
+    product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=30)
+    inbound_create(source=main, product=product, quantity=2, expected_date=days(5), reference="PO")
+    ahead, behind = wait(product, 2), wait(product, 2)
+    assert behind.promise_date == behind.queue_at.date() + dt.timedelta(days=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[ahead.pk], by_customer=True)
+    behind.refresh_from_db()
+    assert behind.promise_date == days(5)
