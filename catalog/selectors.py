@@ -2,6 +2,9 @@
 
 from dataclasses import dataclass
 
+from django.db.models import NOT_PROVIDED, Case, F, Subquery, Value, When
+from django.db.models.functions import Coalesce
+
 from .models import POLICY_FIELD_NAMES, GlobalSettings, Product
 
 PRODUCT = "product"
@@ -44,10 +47,19 @@ def product_policy(*, product: Product, defaults: GlobalSettings | None = None) 
     return EffectivePolicy(**values, origins=origins)
 
 
+def effective_setting(name: str) -> Case:
+    """The set-based form of product_policy for one setting: a query expression giving
+    each product's value in force (its own, or the global one it inherits)."""
+    field = Product._meta.get_field(name)
+    inherited = Subquery(GlobalSettings.objects.values(name)[:1])
+    default = GlobalSettings._meta.get_field(name).default
+    if default is not NOT_PROVIDED and default is not None:
+        inherited = Coalesce(inherited, Value(default))  # before the settings row exists
+    return Case(
+        When(**{f"use_global_{name}": True}, then=inherited), default=F(name), output_field=field.clone()
+    )
+
+
 def products_with_effective(queryset, *, name: str, value):
-    """The set-based form of product_policy for one setting: products whose value in
-    force (their own, or the global one they inherit) equals ``value``."""
-    overridden = queryset.filter(**{f"use_global_{name}": False, name: value})
-    if getattr(global_settings_get(), name) == value:
-        return overridden | queryset.filter(**{f"use_global_{name}": True})
-    return overridden
+    """Products whose value in force for setting ``name`` equals ``value``."""
+    return queryset.alias(effective=effective_setting(name)).filter(effective=value)

@@ -30,7 +30,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from catalog.models import GlobalSettings, Product
+from catalog.models import Product
+from catalog.selectors import effective_setting
 from inventory.models import InboundStatus, InboundSupply, Stock
 from orders.models import WAITING, OrderRow, RowStatus
 from orders.selectors import row_counts_by_status
@@ -209,17 +210,7 @@ def _low_stock_queryset() -> QuerySet:
         .annotate(units=Sum("quantity"))
         .values("units")
     )
-    # catalog.selectors.product_policy's rule for one setting, in SQL: the product's own
-    # value unless it uses the global one (read from the settings row in the same query).
-    default = GlobalSettings._meta.get_field("low_stock_threshold").default
-    global_threshold = Coalesce(
-        Subquery(GlobalSettings.objects.values("low_stock_threshold")[:1]), Value(default)
-    )
-    threshold = Case(
-        When(use_global_low_stock_threshold=True, then=global_threshold),
-        default=F("low_stock_threshold"),
-        output_field=IntegerField(),
-    )
+    threshold = effective_setting("low_stock_threshold")
     return (
         Product.objects.filter(is_active=True)
         .annotate(
