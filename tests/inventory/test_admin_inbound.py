@@ -446,7 +446,7 @@ def test_every_bad_row_of_an_import_is_listed_and_nothing_is_created(admin_clien
         "line 12: expected date '02/03/2026' is not a date (YYYY-MM-DD)",
         "line 13: missing expected date",
         "line 14: missing reference",
-        "line 15: reference is longer than 100 characters",
+        "line 15: reference longer than 100 characters",
         "line 16: expected 5 columns (source, sku, quantity, expected_date, reference), found 4",
         "line 17: duplicate of line 2 (same source, SKU and reference)",
     ]
