@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from inventory.models import Source
 
 from ..exceptions import OrderError
-from ..models import Order, OrderRow, RowEvent, RowStatus, Shipment
+from ..models import CustomerTier, Order, OrderRow, RowEvent, RowStatus, Shipment
 from ..services import row_cancel, row_change_source, row_release, shipment_create
 
 
@@ -276,3 +276,13 @@ class OrderRowAdmin(admin.ModelAdmin):
                 "action": "move_rows",
             },
         )
+
+
+@admin.register(CustomerTier)
+class CustomerTierAdmin(admin.ModelAdmin):
+    """Customers served first when stock returns (snapshotted on their rows at checkout)."""
+
+    list_display = ("user", "priority")
+    search_fields = ("user__username", "user__email")
+    autocomplete_fields = ("user",)
+    list_select_related = ("user",)

@@ -157,3 +157,16 @@ def test_changelists_cost_the_same_queries_for_few_and_many_orders(admin_client,
         place((lamp, 1), email=f"c{n}@example.com")
     assert Order.objects.count() == 16 and OrderRow.objects.count() > 16
     assert queries() == few
+
+
+def test_a_merchant_puts_a_customer_in_a_priority_tier(admin_client):
+    from django.contrib.auth import get_user_model
+
+    from orders.models import CustomerTier
+
+    vip = get_user_model().objects.create_user("vip", "vip@example.com", "pw")
+    response = admin_client.post(
+        reverse("admin:orders_customertier_add"), {"user": vip.pk, "priority": 5}, follow=True
+    )
+    assert response.status_code == 200
+    assert CustomerTier.objects.get(user=vip).priority == 5
