@@ -30,3 +30,32 @@ def titled(title: str):
             self.title = title
 
     return Filter
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only services write (counters, the ledger): look, never add, change or delete."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ProductSourceColumns:
+    """The SKU, product and source columns of rows that belong to a (source, product)."""
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, obj):
+        return obj.product.sku
+
+    @admin.display(description="product", ordering="product__name")
+    def product_name(self, obj):
+        return obj.product.name
+
+    @admin.display(description="source", ordering="source__priority")
+    def source_code(self, obj):
+        return obj.source.code

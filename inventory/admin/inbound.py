@@ -21,6 +21,7 @@ from ..services import (
     inbound_receive,
     inbound_update,
 )
+from .common import ProductSourceColumns
 from .uploads import PREVIEW_PAGE_SIZE, CsvImportMixin, references_text
 
 # -- inbound supply ----------------------------------------------------------------------
@@ -40,7 +41,7 @@ class LateFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundSupply)
-class InboundSupplyAdmin(CsvImportMixin, admin.ModelAdmin):
+class InboundSupplyAdmin(ProductSourceColumns, CsvImportMixin, admin.ModelAdmin):
     """Expected units per source and date. Saved, received and cancelled through the services;
     never deleted (cancel it instead), and the status only moves through the actions."""
 
@@ -85,18 +86,6 @@ class InboundSupplyAdmin(CsvImportMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    @admin.display(description="SKU", ordering="product__sku")
-    def sku(self, supply):
-        return supply.product.sku
-
-    @admin.display(description="product", ordering="product__name")
-    def product_name(self, supply):
-        return supply.product.name
-
-    @admin.display(description="source", ordering="source__priority")
-    def source_code(self, supply):
-        return supply.source.code
 
     @admin.display(description="status", ordering="status")
     def status_display(self, supply):

@@ -27,7 +27,7 @@ from ..services import (
     stock_receive,
     stock_receive_many,
 )
-from .common import MOVE_STOCK_PERMISSION, stock_page_url, titled
+from .common import MOVE_STOCK_PERMISSION, ProductSourceColumns, ReadOnlyAdmin, stock_page_url, titled
 from .uploads import PREVIEW_PAGE_SIZE, CsvImportMixin
 
 
@@ -89,7 +89,7 @@ def restock_preview(lines: list[ReceiptLine]) -> RestockPreview:
 
 
 @admin.register(Stock)
-class StockAdmin(CsvImportMixin, admin.ModelAdmin):
+class StockAdmin(ProductSourceColumns, CsvImportMixin, ReadOnlyAdmin):
     list_display = ("sku", "product_name", "source_code", "on_hand", "allocated", "free", "ledger_link")
     list_filter = (
         "source",
@@ -101,27 +101,6 @@ class StockAdmin(CsvImportMixin, admin.ModelAdmin):
     ordering = ("product__sku", "source__priority", "source__code")
     fields = ("product", "source", "on_hand", "allocated", "free")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="SKU", ordering="product__sku")
-    def sku(self, stock):
-        return stock.product.sku
-
-    @admin.display(description="product", ordering="product__name")
-    def product_name(self, stock):
-        return stock.product.name
-
-    @admin.display(description="source", ordering="source__priority")
-    def source_code(self, stock):
-        return stock.source.code
 
     @admin.display(description="free", ordering=F("on_hand") - F("allocated"))
     def free(self, stock):
@@ -325,7 +304,7 @@ class StockAdmin(CsvImportMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ProductSourceColumns, ReadOnlyAdmin):
     """The ledger: append-only, so read-only here."""
 
     list_display = ("created_at", "kind", "sku", "source_code", "change", "reference", "reason", "user")
@@ -335,19 +314,6 @@ class StockMovementAdmin(admin.ModelAdmin):
     list_select_related = ("product", "source", "user")
     fields = ("created_at", "kind", "product", "source", "quantity", "reference", "reason", "user")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="SKU", ordering="product__sku")
-    def sku(self, movement):
-        return movement.product.sku
 
     @admin.display(description="source", ordering="source__code")
     def source_code(self, movement):
