@@ -34,7 +34,8 @@ def stock_lock(*, product_ids: Iterable[int], create_for: Iterable[StockKey] = (
             [Stock(source_id=s, product_id=p) for s, p in sorted(missing)], ignore_conflicts=True
         )
     rows = (
-        Stock.objects.select_for_update(no_key=True)
+        # of=("self",): the joined source rows must not be locked with them.
+        Stock.objects.select_for_update(no_key=True, of=("self",))
         .filter(product_id__in=ids)
         .select_related("source")
         .order_by("pk")
@@ -369,7 +370,9 @@ def inbound_receive(*, supply: InboundSupply, user=None) -> ReceiptResult:
     """The supply arrived: a receipt under its reference (idempotent), and it is closed."""
     with transaction.atomic():
         locked = (
-            InboundSupply.objects.select_for_update().select_related("source", "product").get(pk=supply.pk)
+            InboundSupply.objects.select_for_update(of=("self",))
+            .select_related("source", "product")
+            .get(pk=supply.pk)
         )
         if locked.status == InboundStatus.CANCELLED:
             raise InventoryError(f"Inbound {locked.reference} was cancelled; receive stock instead.")

@@ -147,3 +147,41 @@ def test_racing_backorders_on_a_product_with_no_stock_row_respect_the_limit():
         "backordered": 20,
         "refused: Drop-ship Tent is no longer taking backorders.": 20,
     }
+
+
+def test_locking_one_products_stock_does_not_block_another_product_at_the_same_source():
+    # The stock lock must cover the stock rows only: locking their source rows too would
+    # serialise every checkout that shares a warehouse (and can deadlock across products).
+    from django.db import transaction
+
+    from inventory.services import stock_lock
+
+    source = SourceFactory(code="main")
+    held, other = ProductFactory(), ProductFactory(name="Other Lamp")
+    receive(held, 5, source)
+    receive(other, 5, source)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        try:
+            with transaction.atomic():
+                stock_lock(product_ids=[held.pk])
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")  # blocked -> LockNotAvailable
+            order = checkout_place_order(
+                lines=[CartLine(other.pk, 1)],
+                customer=Customer(email="a@example.com", full_name="A", address="x"),
+            )
+        assert order.rows.get().status == "allocated"
+    finally:
+        release.set()
+        holder.join()
