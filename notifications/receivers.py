@@ -20,8 +20,10 @@ def allocate_freed_stock(sender, product_ids, **kwargs) -> None:
             allocate_product.delay(product_id)
             notify_back_in_stock.delay(product_id)
         except OperationalError:
-            # Broker down: the periodic sweep allocates it once the broker is back.
-            log.warning("Broker unreachable; product %s left for the allocation sweep", product_id)
+            # Broker down: the periodic sweeps allocate it and tell its waitlist once it is back.
+            log.warning(
+                "Broker unreachable; product %s left for the allocation and waitlist sweeps", product_id
+            )
 
 
 def order_placed(sender, order, **kwargs) -> None:

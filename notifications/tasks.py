@@ -15,7 +15,7 @@ from orders.services import backorders_allocate, preorders_release, promises_ref
 
 from .events import digest_aged_backorders
 from .services import outbox_send_batch
-from .waitlist import back_in_stock_notify
+from .waitlist import back_in_stock_notify, waitlist_openings
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,16 @@ def send_aged_backorders_digest() -> int:
 @shared_task(**RELIABLE)
 def notify_back_in_stock(product_id: int) -> int:
     return back_in_stock_notify(product_id=product_id)
+
+
+@shared_task(**RELIABLE)
+def waitlist_sweep() -> list[int]:
+    """The waitlist's safety net (a trigger lost with the broker down, a killed job):
+    tell subscribers wherever a product has places for them that nobody has filled."""
+    product_ids = sorted(waitlist_openings())
+    for product_id in product_ids:
+        notify_back_in_stock.delay(product_id)
+    return product_ids
 
 
 @shared_task(**RELIABLE)

@@ -3,11 +3,13 @@
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Product
-from orders.selectors import availability_for
+from orders.selectors import availability_for_many, stock_freed_at
 
 from .models import Subscription
 from .services import outbox_message, outbox_write
@@ -44,23 +46,54 @@ def subscription_cancel(*, subscription: Subscription) -> None:
     )
 
 
+def waitlist_openings(*, product_ids: list[int] | None = None) -> dict[int, int]:
+    """How many more subscribers each product may tell now (only products with some).
+
+    The rule: as many as the units a new order could get from stock, less the
+    subscribers already told since stock last became free for the product. So a
+    rerun, a redelivered job or the periodic sweep tells nobody twice and nobody for
+    units already announced; the next restock (or a cancelled allocation) opens the
+    next places. Set-based: five queries whatever the number of products.
+    """
+    told_since_freed = (
+        Subscription.objects.filter(product=OuterRef("pk"), notified_at__gte=OuterRef("freed_at"))
+        .values("product")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    waiting = Subscription.objects.filter(
+        product=OuterRef("pk"), notified_at__isnull=True, unsubscribed_at__isnull=True
+    )
+    products = Product.objects.filter(Exists(waiting), is_active=True)
+    if product_ids is not None:
+        products = products.filter(pk__in=product_ids)
+    products = list(
+        products.annotate(freed_at=stock_freed_at())
+        .annotate(told=Coalesce(Subquery(told_since_freed), 0))
+        .order_by("pk")
+    )
+    figures = availability_for_many(products=products)
+    openings = {p.pk: figures[p.pk].stock_salable - p.told for p in products}
+    return {pk: n for pk, n in openings.items() if n > 0}
+
+
 def back_in_stock_notify(*, product_id: int) -> int:
-    """Tell the earliest subscribers, as many as there are units a new order could get now;
-    the rest stay queued for the next restock. Returns how many were told."""
+    """Tell the earliest waiting subscribers, as many as waitlist_openings allows; the rest
+    stay queued for the next restock. Returns how many were told."""
     with transaction.atomic():
-        product = Product.objects.filter(pk=product_id, is_active=True).first()
-        if product is None:
-            return 0
-        units = availability_for(product=product).stock_salable
+        # Lock the waiting subscriptions first (in sign-up order): a second run of this
+        # job waits here and then counts what the first one told.
+        waiting = list(
+            Subscription.objects.select_for_update()
+            .filter(product_id=product_id, notified_at__isnull=True, unsubscribed_at__isnull=True)
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)
+        )
+        units = waitlist_openings(product_ids=[product_id]).get(product_id, 0) if waiting else 0
         if units <= 0:
             return 0
-        subscriptions = list(
-            Subscription.objects.select_for_update(skip_locked=True)
-            .filter(product=product, notified_at__isnull=True, unsubscribed_at__isnull=True)
-            .order_by("created_at", "pk")[:units]
-        )
-        if not subscriptions:
-            return 0
+        product = Product.objects.get(pk=product_id)
+        subscriptions = list(Subscription.objects.filter(pk__in=waiting[:units]).order_by("created_at", "pk"))
         Subscription.objects.filter(pk__in=[s.pk for s in subscriptions]).update(notified_at=timezone.now())
         outbox_write(
             messages=[

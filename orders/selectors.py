@@ -4,15 +4,16 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catalog.availability import Availability, StockFigures, availability
 from catalog.models import Product
 from catalog.selectors import global_settings_get, product_policy
-from inventory.models import Stock
+from inventory.models import Stock, StockMovement
 from inventory.selectors import free_stock_by_product, inbound_open_by_product
 
-from .models import OrderRow, RowStatus
+from .models import OrderRow, RowEvent, RowStatus
 
 
 def waiting_units_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -108,3 +109,28 @@ def products_with_waiting_rows() -> list[int]:
         .distinct()
         .order_by("product_id")
     )
+
+
+NEVER = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def stock_freed_at() -> Greatest:
+    """When stock last became free for a product (an annotation on products): the
+    latest unit in through the ledger (receipt, return, upward correction) or the latest
+    allocated row given up (cancelled, or sent back to the queue). NEVER if neither."""
+    arrived = (
+        StockMovement.objects.filter(product=OuterRef("pk"), quantity__gt=0)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    released = (
+        RowEvent.objects.filter(
+            row__product=OuterRef("pk"),
+            from_status=RowStatus.ALLOCATED,
+            to_status__in=[RowStatus.CANCELLED, RowStatus.BACKORDERED],
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    # Coalesce each side: SQLite's MAX(a, b) is NULL when either is.
+    return Greatest(Coalesce(Subquery(arrived), NEVER), Coalesce(Subquery(released), NEVER))

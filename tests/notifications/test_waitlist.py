@@ -15,8 +15,14 @@ from django.utils import timezone
 from config.celery_app import app
 from notifications.models import Subscription
 from notifications.services import outbox_send_batch
-from notifications.waitlist import back_in_stock_notify, subscription_from_token, unsubscribe_url
-from orders.services import CartLine, Customer, checkout_place_order
+from notifications.tasks import waitlist_sweep
+from notifications.waitlist import (
+    back_in_stock_notify,
+    subscription_from_token,
+    unsubscribe_url,
+    waitlist_openings,
+)
+from orders.services import CartLine, Customer, checkout_place_order, row_cancel
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
@@ -481,3 +487,78 @@ def test_the_alerts_page_queries_do_not_grow_with_alerts(client, ada, django_ass
         subscription_for(ProductFactory(), "ada@example.com", user=ada)
     with django_assert_max_num_queries(6):
         assert client.get(SUBSCRIPTIONS).status_code == 200
+
+
+# -- a restock while the broker is down: the waitlist sweep tells them ------------------------------
+
+UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"  # nothing listens: refused at once
+
+
+def test_a_restock_while_the_broker_is_down_is_announced_by_the_sweep_once_in_sign_up_order(
+    main, caplog, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(name="Lantern")
+    fans = sign_up(product, 5)
+
+    with (
+        celery_publishing(broker_url=UNREACHABLE_BROKER, eager=False),
+        caplog.at_level("WARNING", logger="notifications.receivers"),
+    ):
+        restock(product, 3, main, django_capture_on_commit_callbacks)  # its trigger is lost
+
+    assert f"product {product.pk} left for the allocation and waitlist sweeps" in caplog.text
+    assert back_in_stock_mail() == []  # nobody told yet
+    assert [s.is_waiting for s in Subscription.objects.order_by("created_at")] == [True] * 5
+
+    # The broker is back (eager here): the periodic sweep finds the product from its state.
+    assert waitlist_sweep.delay().get() == [product.pk]
+    assert [m.to for m in back_in_stock_mail()] == [[fans[0].email], [fans[1].email], [fans[2].email]]
+
+    # Nobody has bought the three units yet: a second sweep, a rerun or a redelivered job
+    # tells nobody again and nobody new (those units are announced already).
+    mail.outbox.clear()
+    assert waitlist_sweep.delay().get() == []
+    assert back_in_stock_notify(product_id=product.pk) == 0
+    assert back_in_stock_mail() == []
+    assert [s.is_waiting for s in Subscription.objects.order_by("created_at")] == [False] * 3 + [True] * 2
+
+    # The next restock, also lost, opens the next places: the sweep tells the rest, in order.
+    with celery_publishing(broker_url=UNREACHABLE_BROKER, eager=False):
+        restock(product, 5, main, django_capture_on_commit_callbacks)
+    assert waitlist_sweep.delay().get() == [product.pk]
+    assert [m.to for m in back_in_stock_mail()] == [[fans[3].email], [fans[4].email]]
+    assert waitlist_sweep.delay().get() == []
+
+
+def test_a_cancelled_allocation_frees_units_for_the_next_subscribers(
+    main, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(name="Lantern")
+    fans = sign_up(product, 3)
+    restock(product, 1, main, django_capture_on_commit_callbacks)
+    assert [m.to for m in back_in_stock_mail()] == [[fans[0].email]]
+    customer = Customer("buyer@example.com", "Buyer", "Road 1")
+    row = checkout_place_order(lines=[CartLine(product.pk, 1)], customer=customer).rows.get()
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[row.pk])  # the unit is free again
+
+    assert [m.to for m in back_in_stock_mail()] == [[fans[1].email]]
+    assert back_in_stock_notify(product_id=product.pk) == 0
+
+
+def test_the_waitlist_openings_take_a_constant_number_of_queries(main, django_assert_num_queries):
+    products = [ProductFactory() for _ in range(3)]
+    for product in products:
+        Subscription.objects.create(product=product, email="a@example.com")
+        receive(product, 2, main)
+    waitlist_openings()  # the global settings row exists from here on
+    # Products with their told counts, global settings, free stock, waiting units, inbound.
+    with django_assert_num_queries(5):
+        assert waitlist_openings() == {p.pk: 2 for p in products}
+    for product in [ProductFactory() for _ in range(10)]:
+        Subscription.objects.create(product=product, email="a@example.com")
+        receive(product, 1, main)
+    with django_assert_num_queries(5):
+        assert len(waitlist_openings()) == 13
