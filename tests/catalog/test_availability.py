@@ -99,7 +99,7 @@ def test_backorderable_product_with_enough_stock_is_plainly_in_stock():
 
 
 def test_partial_takes_the_stock_and_backorders_the_rest():
-    decision = state(free=3, backorders="allow").decide(5)
+    decision = state(free=3, backorders="allow_notify").decide(5)
 
     assert decision.outcome == Outcome.PARTIAL
     assert decision.ok
@@ -111,7 +111,7 @@ def test_partial_takes_the_stock_and_backorders_the_rest():
 
 
 def test_backorder_when_nothing_is_in_stock():
-    decision = state(free=0, backorders="allow").decide(4)
+    decision = state(free=0, backorders="allow_notify").decide(4)
 
     assert decision.outcome == Outcome.BACKORDER
     assert (decision.from_stock, decision.backordered) == (0, 4)
@@ -163,6 +163,7 @@ def test_preorder_waits_for_the_release_date():
     # Even with units on the shelf nothing ships before the release.
     assert (decision.from_stock, decision.backordered, decision.preordered) == (0, 0, 2)
     assert decision.reason == "Pre-order: releases 01 Jul 2030."
+    assert decision.ships_by == dt.date(2030, 7, 1)  # not today, although the shelf could cover it
     assert decision.stock_salable == 0
     assert decision.headroom is None
 
@@ -242,7 +243,7 @@ def test_more_than_in_stock_is_refused_with_the_real_quantity():
 
 
 def test_used_up_backorder_limit_stops_backorders():
-    decision = state(free=0, backorders="allow", backorder_limit=5, waiting_backorder=5).decide(1)
+    decision = state(free=0, backorders="allow_notify", backorder_limit=5, waiting_backorder=5).decide(1)
 
     assert decision.outcome == Outcome.REFUSED
     assert decision.reason == "Blue Kettle is no longer taking backorders."
@@ -251,7 +252,7 @@ def test_used_up_backorder_limit_stops_backorders():
 
 def test_used_up_backorder_limit_still_sells_what_is_on_the_shelf():
     # 7 free, 5 of them promised to the waiting rows: 2 may still be sold.
-    figures = {"free": 7, "backorders": "allow", "backorder_limit": 5, "waiting_backorder": 5}
+    figures = {"free": 7, "backorders": "allow_notify", "backorder_limit": 5, "waiting_backorder": 5}
 
     refused = state(**figures).decide(3)
     accepted = state(**figures).decide(2)
@@ -263,7 +264,7 @@ def test_used_up_backorder_limit_still_sells_what_is_on_the_shelf():
 
 
 def test_more_than_the_backorder_headroom_names_what_is_left():
-    decision = state(free=2, backorders="allow", backorder_limit=4).decide(7)
+    decision = state(free=2, backorders="allow_notify", backorder_limit=4).decide(7)
 
     assert decision.outcome == Outcome.REFUSED
     assert decision.reason == "Only 6 of Blue Kettle available (2 in stock, 4 on backorder)."
@@ -271,8 +272,8 @@ def test_more_than_the_backorder_headroom_names_what_is_left():
 
 
 def test_max_backorder_per_order_caps_one_row():
-    refused = state(free=1, backorders="allow", max_backorder_per_order=3).decide(5)
-    accepted = state(free=1, backorders="allow", max_backorder_per_order=3).decide(4)
+    refused = state(free=1, backorders="allow_notify", max_backorder_per_order=3).decide(5)
+    accepted = state(free=1, backorders="allow_notify", max_backorder_per_order=3).decide(4)
 
     assert refused.outcome == Outcome.REFUSED
     assert refused.reason == (
@@ -525,7 +526,7 @@ def test_global_backorder_setting_reaches_the_storefront():
 @pytest.mark.django_db
 def test_waiting_rows_use_up_the_backorder_limit():
     product = ProductFactory(
-        name="Oak Shelf", backorderable=True, use_global_backorder_limit=False, backorder_limit=5
+        name="Oak Shelf", notify=True, use_global_backorder_limit=False, backorder_limit=5
     )
     wait_in_queue(product, 3)
     wait_in_queue(product, 2)

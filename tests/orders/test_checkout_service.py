@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from catalog.models import GlobalSettings
 from inventory.models import MovementKind, Stock, StockMovement
 from inventory.selectors import stock_drift
+from inventory.services import inbound_create
 from inventory.signals import stock_freed
 from orders.exceptions import CheckoutRefused, EmptyCart, InvalidTransition, NotAllowed, NotEnoughFreeStock
 from orders.models import Order, OrderRow, OrderStatus, RowEvent, RowStatus
@@ -84,6 +85,38 @@ def test_inactive_source_stock_is_not_sold(sources):
     overflow.save()
     with pytest.raises(CheckoutRefused, match="Only 5"):
         place((product, 6))
+
+
+def test_checkout_never_takes_units_from_an_inactive_source():
+    closed = SourceFactory(code="closed", priority=0)  # would ship first if it counted
+    main = SourceFactory(code="main", priority=1)
+    product = ProductFactory(backorderable=True)
+    receive(product, 5, closed)
+    receive(product, 2, main)
+    closed.is_active = False
+    closed.save()
+
+    order = place((product, 3))
+
+    assert shape(order) == [("allocated", 2, "main"), ("backordered", 1, None)]
+    allocated = dict(Stock.objects.filter(product=product).values_list("source__code", "allocated"))
+    assert allocated == {"closed": 0, "main": 2}
+
+
+def test_a_new_preorder_row_is_promised_its_release_date_when_supply_comes_sooner():
+    today = dt.date(2026, 11, 23)
+    main = SourceFactory(code="main", priority=1)
+    product = ProductFactory(preorder_enabled=True, release_date=today + dt.timedelta(days=30))
+    receive(product, 1, main)  # on the shelf already
+    inbound_create(
+        source=main, product=product, quantity=5, expected_date=today + dt.timedelta(days=2), reference="PO"
+    )
+
+    first = place((product, 1), today=today).rows.get()  # the shelf unit would cover it today
+    second = place((product, 2), today=today).rows.get()  # the supply would cover it on day 2
+
+    assert (first.status, first.promise_date) == ("preordered", today + dt.timedelta(days=30))
+    assert (second.status, second.promise_date) == ("preordered", today + dt.timedelta(days=30))
 
 
 def test_refusal_names_each_product_and_its_real_quantity_and_writes_nothing(sources):
