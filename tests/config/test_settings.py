@@ -2,7 +2,9 @@
 
 Each case runs Django in a subprocess with a controlled environment, so the
 settings of this test process stay untouched and nothing leaks in from the
-shell running the tests (DATABASE_URL, CELERY_BROKER_URL, EMAIL_URL...).
+shell running the tests (DATABASE_URL, CELERY_BROKER_URL, EMAIL_URL...) or from
+a developer's .env: the subprocess hands the settings' read of the project's
+.env to a file the test chooses (none unless a test gives one).
 """
 
 import json
@@ -19,16 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_DIR = ROOT / "config" / "settings"
 ENV_EXAMPLE = ROOT / ".env.example"
 
-pytestmark = pytest.mark.skipif(
-    (ROOT / ".env").exists(),
-    reason=".env exists and fills unset variables: these tests need the bare environment",
-)
-
 # The variables the task promises to document; the settings may read more.
 PROMISED = {
     "DATABASE_URL",
     "CELERY_BROKER_URL",
     "EMAIL_URL",
+    "CACHE_URL",
     "SECRET_KEY",
     "DEBUG",
     "ALLOWED_HOSTS",
@@ -72,12 +70,43 @@ def env_example() -> tuple[dict[str, str], set[str]]:
 CONTROLLED = names_read_in_settings() | PROMISED | {"DJANGO_SETTINGS_MODULE"}
 
 
-def run(module: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run python with ARGS in the project, with only the given settings variables set."""
+# Runs in the subprocess before Django: base.py's env.read_env(BASE_DIR / ".env") reads
+# the file named in argv[1] instead (nothing when empty), then argv[2:] runs as python would.
+BOOTSTRAP = """
+import runpy, sys
+from pathlib import Path
+import environ
+
+dotenv, sys.argv = sys.argv[1], sys.argv[2:]
+read_env = environ.Env.read_env.__func__
+
+def read_chosen_env(cls, env_file=None, **kwargs):
+    assert Path(env_file) == Path.cwd() / ".env", env_file
+    if dotenv:
+        read_env(cls, dotenv, **kwargs)
+
+environ.Env.read_env = classmethod(read_chosen_env)
+if sys.argv[0] == "-c":
+    exec(sys.argv[1])
+else:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run(
+    module: str, args: list[str], env: dict[str, str] | None = None, dotenv: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run python with ARGS in the project, with only the given settings variables set and
+    DOTENV (or no file) in place of the project's .env."""
     clean = {k: v for k, v in os.environ.items() if k not in CONTROLLED}
     clean.update(env or {}, DJANGO_SETTINGS_MODULE=module)
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", BOOTSTRAP, str(dotenv or ""), *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -123,17 +152,21 @@ print(json.dumps({
 """
 
 
-def settings_of(module: str, **env: str) -> dict:
-    result = run(module, ["-c", PRINT_SETTINGS], env)
+def settings_of(module: str, dotenv: Path | None = None, **env: str) -> dict:
+    result = run(module, ["-c", PRINT_SETTINGS], env, dotenv)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+def production_env(**extra: str) -> dict[str, str]:
+    """Everything production requires; nothing here is contacted by `check` or by importing settings."""
     return {
         "SECRET_KEY": secrets.token_urlsafe(60),
         "ALLOWED_HOSTS": "shop.example.com",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "DATABASE_URL": "postgres://restock:db-secret@db.invalid:5432/restock",
+        "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+        "EMAIL_URL": "smtp+tls://shop:mail-secret@smtp.invalid:587",
+        "CACHE_URL": "redis://redis.invalid:6379/1",
         **extra,
     }
 
@@ -242,19 +275,101 @@ def test_every_other_knob_comes_from_the_environment(tmp_path):
     assert (s["RESTOCK_MAX_QUANTITY"], s["LOG_LEVEL"]) == (500, "WARNING")
 
 
+# -- the project's .env ------------------------------------------------------------------
+
+
+def test_dotenv_fills_unset_variables_and_the_environment_wins(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("SITE_URL=https://from-dotenv.example\nTIME_ZONE=Asia/Tokyo\n")
+    s = settings_of("config.settings.local", dotenv=dotenv, TIME_ZONE="Europe/Berlin")
+    assert s["SITE_URL"] == "https://from-dotenv.example"
+    assert s["TIME_ZONE"] == "Europe/Berlin"
+
+
 # -- production ----------------------------------------------------------------------
 
-
-def check(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
-    return run("config.settings.production", ["manage.py", "check", *extra], env)
+REQUIRED = ("DATABASE_URL", "CELERY_BROKER_URL", "EMAIL_URL", "CACHE_URL")
 
 
-def test_production_refuses_to_start_without_secret_key(tmp_path):
-    env = production_env(tmp_path)
+def check(env: dict[str, str], *extra: str, dotenv: Path | None = None) -> subprocess.CompletedProcess:
+    return run("config.settings.production", ["manage.py", "check", *extra], env, dotenv)
+
+
+def refusal(result: subprocess.CompletedProcess) -> str:
+    """The ImproperlyConfigured message of a production start that must fail."""
+    assert result.returncode != 0, result.stdout
+    assert "ImproperlyConfigured: config.settings.production refuses to start:" in result.stderr
+    return result.stderr.split("refuses to start:", 1)[1]
+
+
+def test_production_with_only_secret_key_and_allowed_hosts_names_every_missing_variable():
+    env = {k: v for k, v in production_env().items() if k in ("SECRET_KEY", "ALLOWED_HOSTS")}
+    message = refusal(check(env))
+    for name in REQUIRED:
+        assert f"- {name} is not set" in message
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_production_refuses_to_start_without(name):
+    env = production_env()
+    del env[name]
+    message = refusal(check(env))
+    assert f"- {name} is not set" in message
+    assert [line for line in message.splitlines() if line.strip().startswith("- ")] == [
+        line for line in message.splitlines() if f"- {name} " in line
+    ], "only the missing variable is named"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        pytest.param("DATABASE_URL", "sqlite:////srv/shop.sqlite3", "must point at PostgreSQL", id="sqlite"),
+        pytest.param("DATABASE_URL", "mysql://shop:db-secret@db.invalid/restock", "not mysql://", id="mysql"),
+        pytest.param("CELERY_BROKER_URL", "", "CELERY_BROKER_URL is not set", id="empty-broker"),
+        pytest.param("CELERY_BROKER_URL", "memory://", "not memory://", id="memory-broker"),
+        pytest.param("EMAIL_URL", "consolemail://", "not consolemail://", id="console-email"),
+        pytest.param("EMAIL_URL", "filemail:///tmp/mail", "not filemail://", id="file-email"),
+        pytest.param("EMAIL_URL", "memorymail://", "not memorymail://", id="memory-email"),
+        pytest.param("CACHE_URL", "locmemcache://", "not locmemcache://", id="locmem-cache"),
+        pytest.param("CACHE_URL", "dummycache://", "not dummycache://", id="dummy-cache"),
+        pytest.param("CACHE_URL", "filecache:///tmp/cache", "not filecache://", id="file-cache"),
+    ],
+)
+def test_production_refuses_development_values(name, value, expected):
+    message = refusal(check(production_env(**{name: value})))
+    assert f"- {name} " in message and expected in message
+    assert "db-secret" not in message, "a URL's password is never printed"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "postgresql://restock@db.invalid/restock"),
+        ("EMAIL_URL", "smtp+ssl://shop:pw@smtp.invalid:465"),
+        ("EMAIL_URL", "smtp://smtp.invalid:25"),
+        ("CACHE_URL", "dbcache://restock_cache"),
+        ("CACHE_URL", "rediss://redis.invalid:6380/1"),
+    ],
+)
+def test_production_accepts_shared_services(name, value):
+    result = check(production_env(**{name: value}))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_dotenv_copied_from_the_example_does_not_make_production_start():
+    """.env.example holds the development values: production refuses them rather than run on them."""
+    env = {k: v for k, v in production_env().items() if k in ("SECRET_KEY", "ALLOWED_HOSTS")}
+    message = refusal(check(env, dotenv=ENV_EXAMPLE))
+    assert "- DATABASE_URL is not set" in message
+    assert "- CELERY_BROKER_URL is not set" in message
+    assert "- EMAIL_URL must be an SMTP server" in message and "not consolemail://" in message
+    assert "- CACHE_URL must be shared by every web process" in message and "not locmemcache://" in message
+
+
+def test_production_refuses_to_start_without_secret_key():
+    env = production_env()
     del env["SECRET_KEY"]
-    result = check(env)
-    assert result.returncode != 0
-    assert "ImproperlyConfigured: Set the SECRET_KEY environment variable" in result.stderr
+    assert "- SECRET_KEY is not set." in refusal(check(env))
 
 
 @pytest.mark.parametrize(
@@ -264,44 +379,41 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
         pytest.param("django-insecure-" + secrets.token_urlsafe(60), id="django-insecure-prefix"),
         pytest.param(secrets.token_urlsafe(20), id="short"),
         pytest.param("ab" * 40, id="not-random"),
-        pytest.param("", id="empty"),
     ],
 )
-def test_production_refuses_a_weak_secret_key(tmp_path, key):
-    result = check(production_env(tmp_path, SECRET_KEY=key))
-    assert result.returncode != 0
-    assert "ImproperlyConfigured: SECRET_KEY must be a long random value in production." in result.stderr
+def test_production_refuses_a_weak_secret_key(key):
+    message = refusal(check(production_env(SECRET_KEY=key)))
+    assert "- SECRET_KEY must be a long random value in production." in message
 
 
-def test_production_requires_allowed_hosts(tmp_path):
-    env = production_env(tmp_path)
+def test_production_requires_allowed_hosts():
+    env = production_env()
     del env["ALLOWED_HOSTS"]
-    result = check(env)
-    assert result.returncode != 0
-    assert "ImproperlyConfigured: Set the ALLOWED_HOSTS environment variable" in result.stderr
+    assert "- ALLOWED_HOSTS is not set" in refusal(check(env))
 
 
-def test_production_check_deploy_passes_with_no_warnings(tmp_path):
-    result = check(production_env(tmp_path), "--deploy", "--fail-level", "WARNING")
+def test_production_check_deploy_passes_with_no_warnings():
+    result = check(production_env(), "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
     assert "WARNING" not in result.stderr
 
 
-def test_check_deploy_would_catch_a_warning(tmp_path):
+def test_check_deploy_would_catch_a_warning():
     """The test above can fail: turning HSTS off is reported as a warning."""
-    result = check(production_env(tmp_path, SECURE_HSTS_SECONDS="0"), "--deploy", "--fail-level", "WARNING")
+    result = check(production_env(SECURE_HSTS_SECONDS="0"), "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "security.W004" in result.stdout + result.stderr
 
 
-def test_production_is_never_debug_and_secure(tmp_path):
-    s = settings_of(
-        "config.settings.production",
-        **production_env(tmp_path, DEBUG="True", CELERY_BROKER_URL="redis://127.0.0.1:6379/0"),
-    )
+def test_production_is_never_debug_and_secure():
+    s = settings_of("config.settings.production", **production_env(DEBUG="True"))
     assert s["DEBUG"] is False
     assert s["ALLOWED_HOSTS"] == ["shop.example.com"]
     assert (s["SECURE_SSL_REDIRECT"], s["SESSION_COOKIE_SECURE"]) == (True, True)
     assert s["SECURE_HSTS_SECONDS"] >= 31536000
     assert (s["CELERY_TASK_ALWAYS_EAGER"], s["celery_app_eager"]) == (False, False)
+    assert (s["DB_ENGINE"], s["EMAIL_BACKEND"]) == (
+        "django.db.backends.postgresql",
+        "django.core.mail.backends.smtp.EmailBackend",
+    )
