@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Product
+from orders.models import Order
 
 
 class OutboxStatus(models.TextChoices):
@@ -94,3 +95,24 @@ class Subscription(models.Model):
     @property
     def is_waiting(self) -> bool:
         return self.notified_at is None and self.unsubscribed_at is None
+
+
+class OrderPlacedNote(models.Model):
+    """"Tell the customer about this order": written in the checkout's transaction.
+
+    Rendering the emails is slow, and row locks last until commit, so the checkout
+    only records what the emails will say (its rows as placed, free stock after
+    them); the send job renders the emails after commit. One note per order; it is
+    deleted in the transaction that writes its outbox messages, whose keys are
+    unique, so a note is rendered once and never lost.
+    """
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="+")
+    snapshot = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"order placed: {self.order_id}"
