@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from notifications import views as notification_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before the auth URLs: the reset email goes through the outbox, rate-limited.
+    path("accounts/password_reset/", notification_views.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("orders.urls")),
     path("", include("notifications.urls")),

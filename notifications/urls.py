@@ -9,4 +9,5 @@ urlpatterns = [
     path("notify-me/<slug:slug>/", views.subscribe, name="subscribe"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("account/subscriptions/", views.subscriptions, name="subscriptions"),
+    path("find-my-order/", views.find_order, name="find_order"),
 ]

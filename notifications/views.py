@@ -1,7 +1,13 @@
-"""Pages reached from emails (cancel a waiting row) and the back-in-stock waitlist."""
+"""Pages reached from emails (cancel a waiting row), the back-in-stock waitlist, and the
+customer's access: the sign-in lockout page, password reset and "find my order"."""
 
-from django.contrib import messages
+import logging
+
+from axes.helpers import get_cool_off
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordResetView
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,11 +19,12 @@ from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.links import LinkInvalid, order_url
 
-from . import waitlist
-from .forms import SubscribeForm, normalize_email
+from . import accounts, waitlist
+from .forms import FindOrderForm, PasswordResetOutboxForm, SubscribeForm, normalize_email
 from .links import row_from_cancel_token
 from .models import Subscription
 
+log = logging.getLogger(__name__)
 
 @require_http_methods(["GET", "POST"])
 def row_cancel_link(request: HttpRequest, token: str) -> HttpResponse:
@@ -120,3 +127,59 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
         mine.select_related("product").order_by("-created_at", "-pk"), SUBSCRIPTIONS_PER_PAGE
     ).get_page(request.GET.get("page"))
     return render(request, "notifications/subscriptions.html", {"page": page})
+
+
+# -- sign-in lockout, password reset, find my order ------------------------------------------------
+
+
+def signin_locked(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE): the admin's look on the admin
+    sign-in, the shop's elsewhere. Says how long the pause lasts and how it ends sooner."""
+    cool_off = get_cool_off(request)
+    context = {"minutes": round(cool_off.total_seconds() / 60) if cool_off else None}
+    match = request.resolver_match
+    if match is not None and match.namespace == "admin":
+        context.update(admin.site.each_context(request), title="Sign-in paused")
+        return render(request, "admin/locked_out.html", context, status=429)
+    return render(request, "registration/locked_out.html", context, status=429)
+
+
+# Resets: a person asks a few times, a script hundreds. Over the limit nothing is sent, and
+# the answer is the same "check your email" page (it reveals nothing about the address).
+RESET_RATE_PER_CLIENT = "20/h"
+RESET_RATE_PER_ADDRESS = "3/h"
+
+_password_reset = PasswordResetView.as_view(form_class=PasswordResetOutboxForm)
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=RESET_RATE_PER_CLIENT, method="POST", block=False)
+@ratelimit(key=_posted_address, rate=RESET_RATE_PER_ADDRESS, method="POST", block=False)
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Django's password reset, with its email through the outbox and rate limits."""
+    if getattr(request, "limited", False) and PasswordResetOutboxForm(request.POST).is_valid():
+        log.warning("Password reset over the rate limit: nothing sent")
+        return redirect("password_reset_done")
+    return _password_reset(request)
+
+
+FIND_ORDER_RATE_PER_CLIENT = "20/h"
+FIND_ORDER_RATE_PER_ADDRESS = "3/h"
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=FIND_ORDER_RATE_PER_CLIENT, method="POST", block=False)
+@ratelimit(key=_posted_address, rate=FIND_ORDER_RATE_PER_ADDRESS, method="POST", block=False)
+def find_order(request: HttpRequest) -> HttpResponse:
+    """Order number + email: a fresh link goes to the order's own address. The answer is the
+    same whether the order exists, the address matches, or the request was over the limit."""
+    form = FindOrderForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if getattr(request, "limited", False):
+            log.warning("Find my order over the rate limit: nothing sent")
+        else:
+            accounts.order_link_send(number=form.cleaned_data["number"], email=form.cleaned_data["email"])
+        return render(request, "notifications/find_order_sent.html", {"email": form.cleaned_data["email"]})
+    return render(
+        request, "notifications/find_order.html", {"form": form, "guest_link_days": settings.GUEST_LINK_DAYS}
+    )

@@ -4,6 +4,7 @@ Views parse input, ask orders.selectors for availability (the one door) and call
 orders.services for every write; none of them re-derives a stock rule.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -20,7 +21,7 @@ from catalog.models import Product
 from .cart import Cart, split_text
 from .exceptions import CheckoutRefused, EmptyCart, InvalidTransition, NotAllowed
 from .forms import CartLineForm, CartRemoveForm, CheckoutForm, QuantityForm, RowCancelForm, SignupForm
-from .links import LinkInvalid, guest_order_path, order_number_from_token
+from .links import LinkExpired, LinkInvalid, guest_order_path, order_number_from_token
 from .models import Order, OrderRow, RowStatus
 from .selectors import availability_for, availability_for_many
 from .services import MAX_LINE_QUANTITY, Customer, checkout_place_order, row_cancel
@@ -32,8 +33,11 @@ PLACED_KEEP = 20
 
 
 def _order_number_from_token(token: str) -> str:
+    """The order number a guest link names; LinkExpired for a genuine but old link."""
     try:
         return order_number_from_token(token)
+    except LinkExpired:
+        raise
     except LinkInvalid:
         raise Http404("This link is not valid.") from None
 
@@ -281,9 +285,19 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     return _order_page(request, order, cancel_url=cancel_url, guest=False)
 
 
+def _guest_link_expired(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "orders/guest_link_expired.html", {"days": settings.GUEST_LINK_DAYS}, status=410
+    )
+
+
 @require_GET
 def guest_order(request: HttpRequest, token: str) -> HttpResponse:
-    order = get_object_or_404(_orders_with_rows(), number=_order_number_from_token(token))
+    try:
+        number = _order_number_from_token(token)
+    except LinkExpired:
+        return _guest_link_expired(request)
+    order = get_object_or_404(_orders_with_rows(), number=number)
     cancel_url = reverse("orders:guest_row_cancel", kwargs={"token": token})
     return _order_page(request, order, cancel_url=cancel_url, guest=True)
 
@@ -319,7 +333,11 @@ def order_row_cancel(request: HttpRequest, number: str) -> HttpResponse:
 
 @require_POST
 def guest_row_cancel(request: HttpRequest, token: str) -> HttpResponse:
-    order = get_object_or_404(Order, number=_order_number_from_token(token))
+    try:
+        number = _order_number_from_token(token)
+    except LinkExpired:
+        return _guest_link_expired(request)
+    order = get_object_or_404(Order, number=number)
     _cancel_row(request, order)
     return redirect("orders:guest_order", token=token)
 

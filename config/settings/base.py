@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "notifications",
+    "axes",  # sign-in lockout; its admin lists locked clients and unlocks them
 ]
 
 MIDDLEWARE = [
@@ -38,6 +39,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -83,6 +86,23 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
+# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords a username is
+# locked whatever the client, and a client whatever the usernames, for the cool-off.
+# Axes' backend goes first; it needs `request` in authenticate() (every sign-in form passes it).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15.0) / 60  # hours, as axes reads a float
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not reset on success: axes would also wipe the client's failures against other usernames,
+# so an attacker with an account of their own could clear their counter by signing in.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "notifications.views.signin_locked"
+AXES_CLIENT_IP_CALLABLE = "notifications.accounts.client_ip"  # the address the rate limits use
+AXES_DISABLE_ACCESS_LOG = True  # failures only, not a table of every sign-in
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -99,6 +119,8 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Restock <shop@restock.invalid>")
 MERCHANT_EMAILS = env.list("MERCHANT_EMAILS", default=["merchant@restock.invalid"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# A guest order link (no sign-in) works this many days; "find my order" emails a fresh one.
+GUEST_LINK_DAYS = env.int("GUEST_LINK_DAYS", default=90)
 # The daily digest lists rows waiting at least this many days, in these age groups.
 AGED_BACKORDER_DAYS = [int(d) for d in env.list("AGED_BACKORDER_DAYS", default=["7", "30", "90"])]
 
@@ -126,6 +148,11 @@ CELERY_BEAT_SCHEDULE = {
     "allocation-sweep": {
         "task": "notifications.tasks.allocation_sweep",
         "schedule": env.float("ALLOCATION_SWEEP_SECONDS", default=300.0),
+    },
+    # Back-in-stock alerts whose trigger was lost: derived from stock and subscriptions.
+    "waitlist-sweep": {
+        "task": "notifications.tasks.waitlist_sweep",
+        "schedule": env.float("WAITLIST_SWEEP_SECONDS", default=300.0),
     },
     "release-preorders": {
         "task": "notifications.tasks.release_preorders",

@@ -1,0 +1,55 @@
+"""Emails about a customer's access, through the outbox: the password-reset link and a
+fresh order link ("find my order"). Also the client address that sign-in lockout uses.
+
+Both emails are written to the outbox and sent by the worker, so a mail server that is
+down or stalled neither loses them nor holds the web request. Each request gets its own
+key: two requests are two emails (the views rate-limit them per address and per client).
+"""
+
+import logging
+from uuid import uuid4
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from orders.links import order_url
+from orders.models import Order
+
+from .services import outbox_message, outbox_write
+
+log = logging.getLogger(__name__)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address as the rate limits read it (RATELIMIT_IP_META_KEY behind a proxy);
+    django-axes counts failed sign-ins per this address (AXES_CLIENT_IP_CALLABLE)."""
+    return request.META.get(settings.RATELIMIT_IP_META_KEY or "REMOTE_ADDR") or None
+
+
+def password_reset_mail(*, to: str, context: dict) -> None:
+    """Queue the reset email Django's PasswordResetForm would have sent at once.
+
+    ``context`` is the form's (user, uid, token, ...); the link is built on SITE_URL, not on
+    the request's Host header.
+    """
+    message = outbox_message(kind="password_reset", key=uuid4().hex, to=to, context=context)
+    outbox_write(messages=[message])
+
+
+def order_link_send(*, number: str, email: str) -> bool:
+    """Email a fresh link to the order to the address it was placed with, when the number and
+    the address match one order; do nothing otherwise. Returns whether an email was queued
+    (for logs and tests only: the customer sees the same answer either way)."""
+    order = Order.objects.filter(number__iexact=number.strip(), email__iexact=email.strip()).first()
+    if order is None:
+        log.info("Find my order: no order %r for the address given", number)
+        return False
+    context = {
+        "order": order,
+        "order_url": order_url(order),
+        "account": order.user_id is not None,
+        "days": settings.GUEST_LINK_DAYS,
+    }
+    message = outbox_message(kind="order_link", key=uuid4().hex, to=order.email, context=context)
+    outbox_write(messages=[message])
+    return True
