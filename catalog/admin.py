@@ -23,6 +23,13 @@ class GlobalSettingsAdmin(SingletonModelAdmin):
             },
         ),
         ("Stock", {"fields": ("safety_stock", "low_stock_threshold", "lead_time_days")}),
+        (
+            "Storefront",
+            {
+                "fields": ("allowance_notice_threshold",),
+                "description": "Shop-wide: products do not override these.",
+            },
+        ),
     )
 
 

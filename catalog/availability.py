@@ -3,6 +3,12 @@
 Pure rules: the effective policy, the product's pre-order fields and the stock
 figures go in, a decision with its reason and numbers comes out. Orders gathers
 the figures (orders.selectors.availability_for) and every caller asks through it.
+
+Two readers: ``badge()`` is the true state (the admin's), ``customer_badge()``,
+``limit_notice()`` and the decisions' reasons are what a customer reads. They differ
+in silent mode (``allow``, Magento's "Allow Qty Below 0" without "Notify Customer"),
+where the customer never sees the word backorder, only that the product is
+available and when it ships.
 """
 
 import datetime as dt
@@ -66,6 +72,12 @@ class Decision:
         return self.stock_salable + self.headroom
 
 
+def backorders_silent(policy: EffectivePolicy) -> bool:
+    """Backorder silently: customers are told a product is available and when it ships,
+    never that it is backordered (the one test of silent mode, for products and rows)."""
+    return policy.backorders == Backorders.ALLOW
+
+
 @dataclass(frozen=True)
 class Availability:
     """The policy object for one product in its current state."""
@@ -88,8 +100,27 @@ class Availability:
     def decide(self, quantity: int) -> Decision:
         raise NotImplementedError
 
+    @property
+    def silent(self) -> bool:
+        return backorders_silent(self.policy)
+
     def badge(self) -> tuple[Badge, str]:
         raise NotImplementedError
+
+    def customer_badge(self) -> tuple[Badge, str]:
+        """The badge the storefront shows (the true one unless a state words it otherwise)."""
+        return self.badge()
+
+    def limit_notice(self) -> str | None:
+        """ "Only N more can be backordered / pre-ordered" when a running limit is close."""
+        return None
+
+    def _limit_close(self) -> int | None:
+        """The remaining allowance when it is small enough to tell (1..threshold), else None."""
+        headroom = self.headroom
+        if headroom is None or not 0 < headroom <= self.policy.allowance_notice_threshold:
+            return None
+        return headroom
 
     # -- helpers shared by the states ------------------------------------------------
     def promise(self, *, waiting: int, ahead: int = 0) -> dt.date:
@@ -187,6 +218,10 @@ class Backorderable(Availability):
             return self._decision(Outcome.IN_STOCK, quantity, "In stock.", from_stock=quantity)
         per_order = self.policy.max_backorder_per_order
         if per_order is not None and rest > per_order:
+            if self.silent:
+                return self._refuse(
+                    quantity, f"{self.product.name}: at most {from_stock + per_order} per order."
+                )
             return self._refuse(
                 quantity,
                 f"{self.product.name}: at most {per_order} per order can be backordered "
@@ -194,6 +229,12 @@ class Backorderable(Availability):
             )
         headroom = self.headroom
         if headroom is not None and rest > headroom:
+            if self.silent:
+                if from_stock + headroom == 0:
+                    return self._refuse(quantity, f"{self.product.name} is out of stock.")
+                return self._refuse(
+                    quantity, f"Only {from_stock + headroom} of {self.product.name} available."
+                )
             if headroom == 0:
                 reason = f"{self.product.name} is no longer taking backorders"
                 if from_stock:
@@ -208,11 +249,12 @@ class Backorderable(Availability):
             return self._decision(
                 Outcome.PARTIAL,
                 quantity,
-                f"{from_stock} in stock now, {rest} will be backordered.",
+                "Available." if self.silent else f"{from_stock} in stock now, {rest} will be backordered.",
                 from_stock=from_stock,
                 backordered=rest,
             )
-        return self._decision(Outcome.BACKORDER, quantity, f"{rest} will be backordered.", backordered=rest)
+        reason = "Available." if self.silent else f"{rest} will be backordered."
+        return self._decision(Outcome.BACKORDER, quantity, reason, backordered=rest)
 
     def badge(self) -> tuple[Badge, str]:
         if found := self._stock_badge():
@@ -220,6 +262,31 @@ class Backorderable(Availability):
         if self.headroom == 0:
             return Badge.BACKORDERS_EXHAUSTED, "No longer taking backorders"
         return Badge.BACKORDER, f"Available on backorder — ships by {self.promise(waiting=1):%d %b %Y}"
+
+    def customer_badge(self) -> tuple[Badge, str]:
+        badge, text = self.badge()
+        if not self.silent:
+            return badge, text
+        # Silent: a backorderable product reads as available, an exhausted one as out of stock.
+        if badge == Badge.BACKORDER:
+            return Badge.IN_STOCK, f"Available — ships by {self.promise(waiting=1):%d %b %Y}"
+        if badge == Badge.BACKORDERS_EXHAUSTED:
+            return Badge.OUT_OF_STOCK, "Out of stock"
+        return badge, text
+
+    def limit_notice(self) -> str | None:
+        remaining = self._limit_close()
+        if remaining is None:
+            return None
+        if self.silent:
+            # Only once stock is gone: before, the stock badge speaks and the customer
+            # cannot tell shelf units from backordered ones.
+            return None if self.stock_salable else f"Only {remaining} more available"
+        # Beside "In stock" a backorder notice would only puzzle; beside "Only N left" or
+        # the backorder badge it says how far the offer goes.
+        if self.stock_salable > self.policy.low_stock_threshold:
+            return None
+        return f"Only {remaining} more can be backordered"
 
 
 class PreOrder(Availability):
@@ -251,6 +318,10 @@ class PreOrder(Availability):
             f"Pre-order: releases {release:%d %b %Y}.",
             preordered=quantity,
         )
+
+    def limit_notice(self) -> str | None:
+        remaining = self._limit_close()
+        return None if remaining is None else f"Only {remaining} more can be pre-ordered"
 
     def badge(self) -> tuple[Badge, str]:
         if self.headroom == 0:

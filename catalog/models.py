@@ -61,6 +61,14 @@ POLICY_FIELD_NAMES = (
 class GlobalSettings(SingletonModel, PolicyFields):
     """The shop-wide defaults (Magento's "Config Settings")."""
 
+    # Shop-wide only (not a product override): how the storefront words a limit, not the limit.
+    allowance_notice_threshold = models.PositiveIntegerField(
+        "remaining-allowance notice at or below",
+        default=5,
+        help_text='Show customers "Only N more can be backordered" (or pre-ordered) when N, what '
+        "a backorder or pre-order limit still allows, is at most this. 0: never.",
+    )
+
     class Meta:
         verbose_name = "global backorder settings"
 
@@ -97,9 +105,13 @@ class Product(PolicyFields):
         blank=True,
         help_text="Most units waiting on pre-order at once (running total). Empty: unlimited.",
     )
-    backorder_label = models.CharField(max_length=80, blank=True)
+    backorder_label = models.CharField(
+        max_length=80, blank=True, help_text='Not shown when backorders are "Allow qty below 0" (silent).'
+    )
     backorder_note = models.CharField(
-        max_length=200, blank=True, help_text='May use {days}, e.g. "ships in ~{days} days".'
+        max_length=200,
+        blank=True,
+        help_text='May use {days}, e.g. "ships in ~{days} days". Not shown when backorders are silent.',
     )
     preorder_label = models.CharField(max_length=80, blank=True)
     preorder_note = models.CharField(max_length=200, blank=True)

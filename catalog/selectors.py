@@ -22,6 +22,8 @@ class EffectivePolicy:
     partial_allocation: str
     # For each setting: PRODUCT when the product overrides it, GLOBAL when inherited.
     origins: dict[str, str]
+    # Shop-wide only (GlobalSettings): "Only N more can be backordered" shows at N <= this.
+    allowance_notice_threshold: int = 5
 
     def origin(self, name: str) -> str:
         return self.origins[name]
@@ -44,7 +46,9 @@ def product_policy(*, product: Product, defaults: GlobalSettings | None = None) 
             values[name], origins[name] = getattr(defaults, name), GLOBAL
         else:
             values[name], origins[name] = getattr(product, name), PRODUCT
-    return EffectivePolicy(**values, origins=origins)
+    return EffectivePolicy(
+        **values, origins=origins, allowance_notice_threshold=defaults.allowance_notice_threshold
+    )
 
 
 def effective_setting(name: str) -> Case:

@@ -14,6 +14,7 @@ from catalog.selectors import global_settings_get, product_policy
 from inventory.selectors import free_stock_by_product
 from orders.links import order_url
 from orders.models import Order, OrderRow, RowStatus, Shipment
+from orders.presentation import rows_for_customer
 
 from .links import row_cancel_url
 from .services import outbox_message, outbox_write
@@ -25,10 +26,12 @@ def _event_key(rows) -> str:
     return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-def _row_lines(rows) -> list[dict]:
-    """What an email says of each row: its status, and for a waiting one its date and cancel link."""
+def _row_lines(rows, *, defaults=None) -> list[dict]:
+    """What an email says of each row: its status as the customer reads it (silent backorders
+    read as "Preparing"), and for a waiting one its date and cancel link."""
     lines = []
-    for row in sorted(rows, key=lambda r: (r.line_no, r.pk)):
+    for shown in rows_for_customer(sorted(rows, key=lambda r: (r.line_no, r.pk)), defaults=defaults):
+        row = shown.row
         waiting = row.status in (RowStatus.BACKORDERED, RowStatus.PREORDERED)
         expected = None
         if waiting:
@@ -39,6 +42,7 @@ def _row_lines(rows) -> list[dict]:
             {
                 "row": row,
                 "product": row.product,
+                "status": shown.status,
                 "waiting": waiting,
                 "expected": expected,
                 "cancel_url": row_cancel_url(row) if waiting else "",

@@ -15,6 +15,7 @@ from catalog.availability import Availability, Badge, Decision
 from catalog.models import Backorders
 
 from ..cart import Cart, split_text
+from ..presentation import CustomerRow, rows_for_customer
 from ..services import MAX_LINE_QUANTITY
 
 register = template.Library()
@@ -37,11 +38,12 @@ class Offer:
     note: str  # the product's backorder or pre-order note, {days} filled in
     expected_restock: dt.date | None
     notify: bool  # allow_notify: tell the customer how many units will be backordered
+    limit_notice: str  # "Only N more can be backordered" when a running limit is close, else ""
 
 
 def offer_for(availability: Availability) -> Offer:
     product = availability.product
-    badge, text = availability.badge()
+    badge, text = availability.customer_badge()
     label, note = DEFAULT_LABELS.get(badge, ""), ""
     if badge == Badge.BACKORDER:
         label = product.backorder_label or label
@@ -62,6 +64,7 @@ def offer_for(availability: Availability) -> Offer:
         note=note,
         expected_restock=expected,
         notify=availability.policy.backorders == Backorders.ALLOW_NOTIFY,
+        limit_notice=availability.limit_notice() or "",
     )
 
 
@@ -77,6 +80,19 @@ def backorder_split(decision: Decision | None) -> str:
     if decision is None or not decision.ok or not decision.notify_customer:
         return ""
     return split_text(decision)
+
+
+@register.simple_tag
+def customer_rows(rows) -> list[CustomerRow]:
+    """``{% customer_rows order.rows.all as lines %}``: each row with its status as the customer
+    reads it (``line.status``, ``line.css``, ``line.waiting_text``, ``line.row``)."""
+    return rows_for_customer(rows)
+
+
+@register.filter
+def customer_status(row) -> str:
+    """One row's status as the customer reads it: "Backordered", or "Preparing" when silent."""
+    return rows_for_customer([row])[0].status
 
 
 @register.simple_tag(takes_context=True)

@@ -72,6 +72,7 @@ def test_global_settings_can_be_changed_from_the_admin(admin_client):
             "low_stock_threshold": "3",
             "lead_time_days": "10",
             "partial_allocation": "wait",
+            "allowance_notice_threshold": "3",
         },
     )
 
@@ -79,7 +80,7 @@ def test_global_settings_can_be_changed_from_the_admin(admin_client):
     saved = GlobalSettings.get_solo()
     assert (saved.backorders, saved.backorder_limit, saved.max_backorder_per_order) == ("allow", 20, None)
     assert (saved.safety_stock, saved.low_stock_threshold, saved.lead_time_days) == (2, 3, 10)
-    assert saved.partial_allocation == "wait"
+    assert (saved.partial_allocation, saved.allowance_notice_threshold) == ("wait", 3)
     assert GlobalSettings.objects.count() == 1
 
 

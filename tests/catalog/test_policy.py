@@ -96,7 +96,7 @@ def test_product_unlimited_backorder_limit_overrides_a_global_limit():
 
 
 def test_inherited_global_limit_caps_backorders():
-    global_settings_set(backorders="allow", backorder_limit=5)
+    global_settings_set(backorders="allow_notify", backorder_limit=5)
     product = ProductFactory()
 
     policy = product_policy(product=product)

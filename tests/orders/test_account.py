@@ -27,7 +27,7 @@ def texts(response) -> list[str]:
 def place(user=None, *, allocated=2, backordered=3):
     """An order with an allocated row (at the main warehouse) and a backordered row."""
     source = SourceFactory(code="main", name="Main warehouse", priority=1)
-    product = ProductFactory(name="Lantern", backorderable=True)
+    product = ProductFactory(name="Lantern", notify=True)
     receive(product, allocated, source)
     customer = Customer(
         email=user.email if user else "guest@example.com", full_name="Ada", address="Road 1", user=user

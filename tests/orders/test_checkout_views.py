@@ -140,7 +140,7 @@ def test_refused_checkout_names_each_product_and_its_real_available_quantity(cli
     lamp = ProductFactory(name="Lamp")
     receive(lamp, 5, sources[0])
     vase = ProductFactory(
-        name="Vase", backorderable=True, use_global_backorder_limit=False, backorder_limit=1
+        name="Vase", notify=True, use_global_backorder_limit=False, backorder_limit=1
     )
     add(client, lamp, 4)
     add(client, vase, 1)

@@ -39,7 +39,7 @@ def test_list_shows_active_products_with_badge_and_state_button(client, source):
     in_stock = ProductFactory(name="Kettle")
     receive(in_stock, 10, source)
     ProductFactory(name="Poster")  # out of stock, backorders off
-    ProductFactory(name="Lamp", backorderable=True, backorder_label="Order ahead")
+    ProductFactory(name="Lamp", notify=True, backorder_label="Order ahead")
     ProductFactory(name="Record", preorder=True)
     ProductFactory(name="Retired", is_active=False)
 
@@ -103,7 +103,7 @@ def test_in_stock_and_low_stock_badges(client, source):
 
 def test_backorder_note_fills_in_the_effective_lead_time(client):
     product = ProductFactory(
-        backorderable=True,
+        notify=True,
         use_global_lead_time_days=False,
         lead_time_days=30,
         backorder_label="Backorder now",
@@ -120,7 +120,7 @@ def test_backorder_note_fills_in_the_effective_lead_time(client):
 
 def test_default_backorder_label_and_global_lead_time(client):
     global_settings_set(lead_time_days=21)
-    product = ProductFactory(backorderable=True, backorder_note="Ships in about {days} days")
+    product = ProductFactory(notify=True, backorder_note="Ships in about {days} days")
     html = page(client, product)
     assert ">Backorder<" in html and "Ships in about 21 days" in html
     assert "Expected back in stock" not in html  # no date known
@@ -135,7 +135,7 @@ def test_preorder_page_shows_release_date_custom_label_and_note(client):
 
 def test_refused_states_show_no_add_button(client, source):
     out = ProductFactory()
-    exhausted = ProductFactory(backorderable=True, use_global_backorder_limit=False, backorder_limit=2)
+    exhausted = ProductFactory(notify=True, use_global_backorder_limit=False, backorder_limit=2)
     checkout_place_order(
         lines=[CartLine(exhausted.pk, 2)], customer=Customer("a@example.com", "A", "Street 1")
     )
