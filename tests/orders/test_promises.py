@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -8,7 +9,7 @@ from django.utils import timezone
 from catalog.promise import promise_walk
 from inventory.services import inbound_cancel, inbound_create, inbound_update
 from notifications.services import outbox_send_batch
-from orders.models import OrderRow
+from orders.models import CustomerTier, OrderRow
 from orders.services import CartLine, Customer, checkout_place_order, promises_refresh
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
@@ -22,10 +23,10 @@ def days(n: int) -> dt.date:
     return TODAY + dt.timedelta(days=n)
 
 
-def wait(product, quantity, today=TODAY):
+def wait(product, quantity, today=TODAY, user=None):
     order = checkout_place_order(
         lines=[CartLine(product.pk, quantity)],
-        customer=Customer(email="c@example.com", full_name="C", address="x"),
+        customer=Customer(email="c@example.com", full_name="C", address="x", user=user),
         today=today,
     )
     return order.rows.get(status__in=["backordered", "preordered"])
@@ -53,15 +54,19 @@ def overflow():
 
 
 def test_walk_covers_rows_in_queue_order_from_stock_then_supply_then_fallback():
+    # Supply given in neither date order nor its reverse: sorting ascending, descending or
+    # not at all each gives different dates.
     dates = promise_walk(
-        demands=[2, 3, 4, 1],
-        stock_now=2,
-        inbound=[(days(20), 2), (days(10), 3)],
+        demands=[1, 1, 3, 2, 1],
+        stock_now=1,
+        inbound=[(days(20), 2), (days(5), 1), (days(10), 3)],
         today=TODAY,
-        fallbacks=[days(30)] * 4,
+        fallbacks=[days(30)] * 5,
     )
-    # 2 from stock today, 3 on day 10, then 2 on day 20 is not enough for 4 -> fallback
-    assert dates == [TODAY, days(10), days(30), days(30)]
+    # timeline by date: 1 today, 1 on day 5, 3 on day 10, 2 on day 20 (7 units for 8 wanted)
+    assert dates == [TODAY, days(5), days(10), days(20), days(30)]
+    # descending would give [TODAY, days(20), days(10), days(5), ...], unsorted [TODAY, days(20),
+    # days(10), days(10), ...]
 
 
 def test_walk_dates_the_last_unit_of_a_row():
@@ -123,6 +128,33 @@ def test_partial_allocation_setting_promises_the_date_the_whole_row_is_covered(m
     promises_refresh(product_id=product.pk, today=TODAY)
     # the later small row never gets an earlier date than the row ahead of it
     assert promises(product) == [(4, days(8)), (1, days(8))]
+
+
+def test_safety_stock_is_not_promised_to_waiting_rows(main):
+    product = ProductFactory(backorderable=True, use_global_safety_stock=False, safety_stock=2)
+    wait(product, 1)
+    wait(product, 2)
+    receive(product, 3, main)  # 3 free, 2 held back: one unit for the queue
+    inbound_create(source=main, product=product, quantity=2, expected_date=days(6), reference="PO")
+
+    promises_refresh(product_id=product.pk, today=TODAY)
+
+    assert promises(product) == [(1, TODAY), (2, days(6))]
+
+
+def test_a_higher_tier_row_is_promised_the_earlier_supply(main):
+    vip = get_user_model().objects.create_user("vip", "vip@example.com", "pw")
+    CustomerTier.objects.create(user=vip, priority=5)
+    product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=21)
+    early = wait(product, 2)
+    late_vip = wait(product, 2, user=vip)
+    inbound_create(source=main, product=product, quantity=2, expected_date=days(5), reference="PO")
+
+    promises_refresh(product_id=product.pk, today=TODAY)
+
+    early.refresh_from_db()
+    late_vip.refresh_from_db()
+    assert (late_vip.promise_date, early.promise_date) == (days(5), days(21))
 
 
 def test_preorders_are_never_promised_before_release(main):
