@@ -8,7 +8,9 @@ or crash: counters agree with rows and the ledger, no unit is given twice, the q
 order is kept.
 """
 
+import ast
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -158,6 +160,16 @@ class CeleryProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def received(self, task: str) -> list[str]:
+        """Ids of the ``task`` jobs this worker took off the broker (its "received" lines;
+        the task names it lists at start-up do not count)."""
+        return re.findall(rf"Task {re.escape(task)}\[([0-9a-f-]+)\] received", self.output())
+
+    def results(self, task: str) -> dict[str, object]:
+        """Return values of the ``task`` jobs this worker finished, by job id."""
+        pattern = rf"Task {re.escape(task)}\[([0-9a-f-]+)\] succeeded in [0-9.e-]+s: (.*)"
+        return {job: ast.literal_eval(value) for job, value in re.findall(pattern, self.output())}
 
     def _killpg(self, sig: int) -> None:
         with suppress(ProcessLookupError):
