@@ -252,3 +252,46 @@ def test_guest_link_cannot_be_forged_or_reused_for_another_order(client):
     forged_cancel = reverse("orders:guest_row_cancel", kwargs={"token": forged})
     assert client.post(forged_cancel, {"row_id": row(order, RowStatus.BACKORDERED).pk}).status_code == 404
     assert not OrderRow.objects.filter(status=RowStatus.CANCELLED).exists()
+
+
+# -- nobody cancels another customer's row ----------------------------------------------------------
+
+
+def status_and_cancellations(row: OrderRow) -> tuple[str, int]:
+    row.refresh_from_db()
+    return row.status, row.events.filter(to_status=RowStatus.CANCELLED).count()
+
+
+def test_signed_in_as_someone_else_the_owners_cancel_url_is_404(client):
+    ada, bob = UserFactory(username="ada"), UserFactory(username="bob")
+    adas = place(ada)
+    waiting = row(adas, RowStatus.BACKORDERED)
+    client.force_login(bob)
+
+    assert client.post(cancel_url(adas), {"row_id": waiting.pk}).status_code == 404
+
+    assert status_and_cancellations(waiting) == ("backordered", 0)
+    client.force_login(ada)  # the owner still has the row and its cancel button
+    assert f'value="{waiting.pk}"' in client.get(adas.get_absolute_url()).content.decode()
+
+
+def test_signed_in_a_guest_order_cannot_be_cancelled_by_its_number(client):
+    guests = place()  # no account: only its signed link may cancel it
+    waiting = row(guests, RowStatus.BACKORDERED)
+    client.force_login(UserFactory(username="bob"))
+
+    assert client.post(cancel_url(guests), {"row_id": waiting.pk}).status_code == 404
+    assert status_and_cancellations(waiting) == ("backordered", 0)
+
+
+def test_my_guest_link_cannot_cancel_a_row_of_another_customers_order(client):
+    mine, theirs = place(), place(UserFactory(username="bob"))
+    their_row = row(theirs, RowStatus.BACKORDERED)
+    token = guest_order_path(mine).split("/")[-2]
+
+    cancel = reverse("orders:guest_row_cancel", kwargs={"token": token})
+    response = client.post(cancel, {"row_id": their_row.pk})
+
+    assert response.status_code == 404
+    assert status_and_cancellations(their_row) == ("backordered", 0)
+    assert status_and_cancellations(row(mine, RowStatus.BACKORDERED)) == ("backordered", 0)
