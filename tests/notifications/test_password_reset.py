@@ -12,12 +12,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from config.celery_app import app
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.services import outbox_send_batch
 from notifications.views import RESET_RATE_PER_ADDRESS, RESET_RATE_PER_CLIENT
 from tests.orders.factories import UserFactory
 
-from .conftest import purge_broker
+from .conftest import celery_publishing, purge_broker
 from .smtp import SmtpSink
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,13 @@ RESET = reverse("password_reset")
 DONE = reverse("password_reset_done")
 PER_ADDRESS = int(RESET_RATE_PER_ADDRESS.split("/")[0])
 PER_CLIENT = int(RESET_RATE_PER_CLIENT.split("/")[0])
+
+
+@pytest.fixture(autouse=True)
+def eager():
+    """Send jobs run in-process here, whatever CELERY_TASK_ALWAYS_EAGER says."""
+    with celery_publishing(broker_url=app.conf.broker_url, eager=True):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +127,9 @@ def test_the_link_in_the_email_sets_a_new_password(client, ada, django_capture_o
     assert form_page.status_code == 200
     assert "Choose a new password" in form_page.content.decode()
     set_url = form_page.redirect_chain[-1][0]
-    done = client.post(set_url, {"new_password1": "a new long passphrase", "new_password2": "a new long passphrase"})
+    done = client.post(
+        set_url, {"new_password1": "a new long passphrase", "new_password2": "a new long passphrase"}
+    )
     assert done.status_code == 302 and done.url == reverse("password_reset_complete")
 
     fresh = Client()
