@@ -19,6 +19,7 @@ from orders.services import (
     preorders_release,
     shipment_create,
 )
+from orders.signals import rows_allocated
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
@@ -130,11 +131,30 @@ def test_restock_tells_the_waiting_customer_once_that_items_are_ready(main):
     order = place((lamp, 2))
     receive(lamp, 2, main)
     backorders_allocate(product_id=lamp.pk)
-    backorders_allocate(product_id=lamp.pk)
+    allocated = list(OrderRow.objects.filter(product=lamp, status=RowStatus.ALLOCATED))
+    # The same allocation announced again (a redelivered job): the outbox key keeps one message.
+    rows_allocated.send(sender=OrderRow, rows=allocated)
+    assert OutboxMessage.objects.filter(kind="rows_allocated").count() == 1
+
     ready = sent("ready to ship")
+
     assert len(ready) == 1
     assert ready[0].subject == f"Good news: items of order {order.number} are ready to ship"
     assert f"2 x Brass Lamp ({lamp.sku}): Allocated from Main warehouse" in ready[0].body
+    # Announced once more after it went out: still the one email.
+    rows_allocated.send(sender=OrderRow, rows=allocated)
+    assert len(sent("ready to ship")) == 1
+
+
+def test_a_sent_message_made_due_again_is_not_sent_again(main):
+    lamp = ProductFactory(name="Brass Lamp", backorderable=True)
+    place((lamp, 2))
+    assert len(sent("Your Restock order")) == 1
+    # As if a retry time were left on it: only pending (or abandoned) messages are claimed.
+    OutboxMessage.objects.update(next_attempt_at=timezone.now() - dt.timedelta(hours=1))
+
+    assert outbox_send_batch().sent == 0
+    assert len(mail.outbox) == 1
 
 
 def test_shipment_email(main):
