@@ -20,7 +20,7 @@ from catalog.availability import (
     Unavailable,
     availability,
 )
-from catalog.models import POLICY_FIELD_NAMES
+from catalog.models import POLICY_FIELD_NAMES, GlobalSettings
 from catalog.selectors import GLOBAL, EffectivePolicy, global_settings_get
 from inventory.models import Stock
 from orders.models import Order, OrderRow, RowStatus
@@ -451,6 +451,167 @@ def test_one_policy_object_per_product_state(setup, kind):
     assert type(state(**setup)) is kind
 
 
+# -- What the customer reads: silent backorders ("allow") vs "allow_notify" ---------
+
+
+@pytest.mark.parametrize(
+    ("setup", "quantity", "silent", "notify"),
+    [
+        (  # limit used up, nothing on the shelf
+            {"free": 0, "backorder_limit": 5, "waiting_backorder": 5},
+            1,
+            "Blue Kettle is out of stock.",
+            "Blue Kettle is no longer taking backorders.",
+        ),
+        (  # limit used up, 2 on the shelf beyond the 5 promised to waiting rows
+            {"free": 7, "backorder_limit": 5, "waiting_backorder": 5},
+            3,
+            "Only 2 of Blue Kettle available.",
+            "Blue Kettle is no longer taking backorders; only 2 in stock.",
+        ),
+        (  # 2 on the shelf + 4 more under the limit
+            {"free": 2, "backorder_limit": 4},
+            7,
+            "Only 6 of Blue Kettle available.",
+            "Only 6 of Blue Kettle available (2 in stock, 4 on backorder).",
+        ),
+        (  # 1 on the shelf + at most 3 backordered per order
+            {"free": 1, "max_backorder_per_order": 3},
+            5,
+            "Blue Kettle: at most 4 per order.",
+            "Blue Kettle: at most 3 per order can be backordered (1 in stock now, so at most 4 in all).",
+        ),
+    ],
+)
+def test_a_refusal_names_the_same_numbers_but_says_backorder_only_when_notifying(
+    setup, quantity, silent, notify
+):
+    quiet = state(backorders="allow", **setup).decide(quantity)
+    told = state(backorders="allow_notify", **setup).decide(quantity)
+
+    assert (quiet.outcome, told.outcome) == (Outcome.REFUSED, Outcome.REFUSED)
+    assert quiet.reason == silent
+    assert told.reason == notify
+    assert quiet.salable == told.salable
+
+
+def test_an_accepted_silent_backorder_reads_as_available_with_its_date():
+    partial = state(free=3, backorders="allow").decide(5)
+    backorder = state(free=0, backorders="allow").decide(4)
+
+    assert (partial.outcome, partial.from_stock, partial.backordered) == (Outcome.PARTIAL, 3, 2)
+    assert (backorder.outcome, backorder.backordered) == (Outcome.BACKORDER, 4)
+    for decision in (partial, backorder):
+        assert decision.reason == "Available."
+        assert decision.notify_customer is False
+        assert decision.ships_by == dt.date(2030, 6, 15)  # today + the 14-day lead time
+
+
+@pytest.mark.parametrize(
+    ("setup", "customer", "merchant"),
+    [
+        (
+            {"free": 0, "backorders": "allow"},
+            (Badge.IN_STOCK, "Available — ships by 15 Jun 2030"),
+            (Badge.BACKORDER, "Available on backorder — ships by 15 Jun 2030"),
+        ),
+        (
+            {"free": 0, "backorders": "allow", "backorder_limit": 5, "waiting_backorder": 5},
+            (Badge.OUT_OF_STOCK, "Out of stock"),
+            (Badge.BACKORDERS_EXHAUSTED, "No longer taking backorders"),
+        ),
+        (
+            {"free": 1, "backorders": "allow"},
+            (Badge.LOW_STOCK, "Only 1 left"),
+            (Badge.LOW_STOCK, "Only 1 left"),
+        ),
+        (
+            {"free": 0, "backorders": "allow_notify"},
+            (Badge.BACKORDER, "Available on backorder — ships by 15 Jun 2030"),
+            (Badge.BACKORDER, "Available on backorder — ships by 15 Jun 2030"),
+        ),
+        (
+            {"free": 0, "backorders": "allow_notify", "backorder_limit": 5, "waiting_backorder": 5},
+            (Badge.BACKORDERS_EXHAUSTED, "No longer taking backorders"),
+            (Badge.BACKORDERS_EXHAUSTED, "No longer taking backorders"),
+        ),
+    ],
+)
+def test_customer_badge_is_silent_only_in_allow_mode_and_the_merchant_badge_keeps_the_truth(
+    setup, customer, merchant
+):
+    found = state(**setup)
+
+    assert found.customer_badge() == customer
+    assert found.badge() == merchant
+
+
+@pytest.mark.parametrize(
+    ("setup", "notice"),
+    [
+        # allow_notify: the backorder headroom, once it is at most the threshold (default 5)
+        ({"backorder_limit": 10, "waiting_backorder": 6}, "Only 4 more can be backordered"),
+        ({"backorder_limit": 10, "waiting_backorder": 5}, "Only 5 more can be backordered"),
+        ({"backorder_limit": 10, "waiting_backorder": 4}, None),  # 6 left: not close
+        ({"backorder_limit": 10, "waiting_backorder": 9}, "Only 1 more can be backordered"),
+        ({"backorder_limit": 10, "waiting_backorder": 10}, None),  # none left: the badge says so
+        ({}, None),  # no limit
+        ({"backorder_limit": 10, "waiting_backorder": 9, "allowance_notice_threshold": 0}, None),
+        (
+            {"backorder_limit": 20, "waiting_backorder": 12, "allowance_notice_threshold": 8},
+            "Only 8 more can be backordered",
+        ),
+        # beside "Only 1 left" it tells how far the offer goes; beside "In stock" it would puzzle
+        ({"free": 1, "backorder_limit": 3}, "Only 3 more can be backordered"),
+        ({"free": 10, "backorder_limit": 3}, None),
+        # stock held for waiting rows is not on offer: 4 free, 4 waiting, limit 6 -> 2 left
+        ({"free": 4, "backorder_limit": 6, "waiting_backorder": 4}, "Only 2 more can be backordered"),
+    ],
+)
+def test_limit_notice_with_allow_notify(setup, notice):
+    assert state(backorders="allow_notify", **{"free": 0, **setup}).limit_notice() == notice
+
+
+@pytest.mark.parametrize(
+    ("setup", "notice"),
+    [
+        ({"free": 0, "backorder_limit": 10, "waiting_backorder": 7}, "Only 3 more available"),
+        ({"free": 0, "backorder_limit": 10, "waiting_backorder": 4}, None),
+        ({"free": 0, "backorder_limit": 10, "waiting_backorder": 10}, None),
+        ({"free": 1, "backorder_limit": 3}, None),  # the stock badge speaks while stock lasts
+        ({"free": 0}, None),
+    ],
+)
+def test_limit_notice_in_silent_mode_never_says_backorder(setup, notice):
+    assert state(backorders="allow", **setup).limit_notice() == notice
+
+
+@pytest.mark.parametrize(
+    ("limit", "waiting", "threshold", "notice"),
+    [
+        (50, 47, 5, "Only 3 more can be pre-ordered"),
+        (50, 45, 5, "Only 5 more can be pre-ordered"),
+        (50, 44, 5, None),
+        (50, 50, 5, None),  # full: "Pre-orders are full"
+        (None, 400, 5, None),
+        (50, 47, 2, None),
+    ],
+)
+def test_limit_notice_for_preorders(limit, waiting, threshold, notice):
+    found = state(
+        product=preorder_product(preorder_limit=limit),
+        waiting_preorder=waiting,
+        allowance_notice_threshold=threshold,
+        backorders="allow",  # pre-orders say pre-order whatever the backorder mode
+    )
+
+    assert found.limit_notice() == notice
+
+
+def test_no_limit_notice_without_backorders():
+    assert state(free=0, backorder_limit=2).limit_notice() is None
+
+
 # -- Through orders.selectors.availability_for, with real stock -----------------------
 
 
@@ -591,3 +752,16 @@ def test_availability_for_many_uses_a_constant_number_of_queries(count, django_a
     assert len(found) == count
     assert found[products[0].pk].stock_salable == 1
     assert all(found[p.pk].figures.free == 2 for p in products)
+
+
+@pytest.mark.django_db
+def test_the_limit_notice_threshold_is_the_merchants_global_setting():
+    product = ProductFactory(
+        name="Oak Shelf", notify=True, use_global_backorder_limit=False, backorder_limit=10
+    )
+    wait_in_queue(product, 7)  # 3 more may be backordered
+
+    assert GlobalSettings.get_solo().allowance_notice_threshold == 5  # the default
+    assert availability_for(product=product).limit_notice() == "Only 3 more can be backordered"
+    global_settings_set(allowance_notice_threshold=2)
+    assert availability_for(product=product).limit_notice() is None
