@@ -11,3 +11,6 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("notifications.urls")),
 ]
+
+# Error pages in the storefront's or the admin's look (the 503 comes from config.middleware).
+handler403 = "config.views.permission_denied"
