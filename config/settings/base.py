@@ -39,6 +39,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Error pages: a friendly 503 when the database is down; the 403 names the missing permission.
+    "config.middleware.DatabaseUnavailableMiddleware",
+    "config.middleware.DeniedPermissionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
