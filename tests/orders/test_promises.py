@@ -235,7 +235,8 @@ def test_cart_and_checkout_say_when_waiting_units_are_expected(client, main):
 
 
 def test_product_page_says_when_the_next_unit_ships(client, main):
-    product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=10)
+    # allow_notify: the badge names the backorder (silent mode says only "Available")
+    product = ProductFactory(notify=True, use_global_lead_time_days=False, lead_time_days=10)
     inbound_create(source=main, product=product, quantity=1, expected_date=days(3), reference="PO")
     wait(product, 1)  # takes the unit of the inbound supply
     html = client.get(product.get_absolute_url()).content.decode()
