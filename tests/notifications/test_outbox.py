@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
 from django.db import transaction
 from django.utils import timezone
 
@@ -147,18 +148,43 @@ def test_queries_per_batch_are_two_plus_one_per_message(size, django_assert_num_
         assert outbox_send_batch(batch_size=100).sent == size
 
 
-def test_a_batch_that_runs_long_gives_the_rest_back_before_its_lease_ends(monkeypatch):
-    import notifications.services as services
+class SlowBackend(EmailBackend):
+    """A locmem backend whose every message takes ``per_message`` of the clock to send."""
+
+    clock = None  # the test's time_machine
+    per_message = dt.timedelta(0)
+
+    def send_messages(self, messages):
+        sent = super().send_messages(messages)
+        SlowBackend.clock.shift(SlowBackend.per_message * len(messages))
+        return sent
+
+
+@pytest.fixture
+def slow_mail(settings, time_machine):
+    settings.EMAIL_BACKEND = "tests.notifications.test_outbox.SlowBackend"
+    time_machine.move_to(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC), tick=False)
+    SlowBackend.clock = time_machine
+    yield SlowBackend
+    SlowBackend.clock, SlowBackend.per_message = None, dt.timedelta(0)
+
+
+def test_a_batch_that_runs_long_gives_the_rest_back_before_its_lease_ends(slow_mail):
+    from notifications.services import LEASE
 
     outbox_write(messages=[message(n) for n in range(3)])
     start = timezone.now()
-    second = dt.timedelta(seconds=1)
-    # the batch starts; two messages are checked and marked sent; then the clock is past half the lease
-    clock = iter([start, start + second, start + second, start + 2 * second, start + 2 * second])
-    monkeypatch.setattr(services.timezone, "now", lambda: next(clock, start + services.LEASE))
+    slow_mail.per_message = LEASE * 0.3  # the batch stops at half its lease: after two sends
 
     result = outbox_send_batch()
 
     assert result.sent == 2
+    sent = OutboxMessage.objects.filter(status=OutboxStatus.SENT).order_by("sent_at")
+    assert [(m.to_email, m.sent_at) for m in sent] == [
+        ("c0@example.com", start + LEASE * 0.3),
+        ("c1@example.com", start + LEASE * 0.6),
+    ]
     late = OutboxMessage.objects.get(status=OutboxStatus.PENDING)
-    assert (late.attempts, late.claimed_until) == (0, None)  # back in the queue, no attempt counted
+    assert (late.to_email, late.attempts, late.claimed_until) == ("c2@example.com", 0, None)
+    assert outbox_send_batch().sent == 1  # given back, so the next batch sends it at once
+    assert [m.to for m in mail.outbox] == [["c0@example.com"], ["c1@example.com"], ["c2@example.com"]]
