@@ -63,7 +63,7 @@ def _checkout_process(product_id: int) -> list[str]:
 def test_200_racing_checkouts_allocate_50_backorder_100_and_refuse_the_rest(round_no):
     main, overflow = SourceFactory(code="main", priority=1), SourceFactory(code="overflow", priority=2)
     product = ProductFactory(
-        name="Racing Bike", backorderable=True, use_global_backorder_limit=False, backorder_limit=100
+        name="Racing Bike", notify=True, use_global_backorder_limit=False, backorder_limit=100
     )
     receive(product, 30, main)
     receive(product, 20, overflow)
@@ -131,7 +131,7 @@ def test_threads_ordering_the_same_products_in_random_row_order_never_deadlock()
 def test_racing_backorders_on_a_product_with_no_stock_row_respect_the_limit():
     # No stock row to lock: the product row itself serialises the limit check.
     product = ProductFactory(
-        name="Drop-ship Tent", backorderable=True, use_global_backorder_limit=False, backorder_limit=20
+        name="Drop-ship Tent", notify=True, use_global_backorder_limit=False, backorder_limit=20
     )
     outcomes: list[str] = []
     barrier = threading.Barrier(THREADS)
