@@ -8,6 +8,8 @@ units a customer is about to order.
 
 import datetime as dt
 import itertools
+from dataclasses import dataclass
+from enum import StrEnum
 
 from .models import Product
 from .selectors import EffectivePolicy
@@ -31,22 +33,66 @@ def fallback_date(
     return start + dt.timedelta(days=lead * max(1, periods))
 
 
-def promise_walk(
+class Basis(StrEnum):
+    """What a promise date rests on."""
+
+    STOCK = "stock"  # free stock now
+    INBOUND = "inbound"  # open inbound supply
+    FALLBACK = "fallback"  # known supply runs out first: the expected-restock date or the lead time
+
+
+@dataclass(frozen=True)
+class Promise:
+    date: dt.date
+    basis: Basis
+    # The inbound entries counted on, in timeline order up to the one covering the last unit,
+    # as given: (expected date, units[, key]).
+    supply: tuple[tuple, ...] = ()
+
+
+def promise_plan(
     *,
     demands: list[int],
     stock_now: int,
-    inbound: list[tuple[dt.date, int]],
+    inbound: list[tuple],
     today: dt.date,
     fallbacks: list[dt.date],
-) -> list[dt.date]:
-    """Pure: for each demand in queue order, the date its last unit is covered
-    (its fallback date when known supply runs out first)."""
-    timeline = [(today, max(0, stock_now))] + sorted(inbound)
-    cumulative = list(itertools.accumulate(quantity for _, quantity in timeline))
-    dates, needed, step = [], 0, 0
+) -> list[Promise]:
+    """Pure: for each demand in queue order, the date its last unit is covered and what
+    covers it (its fallback date when known supply runs out first).
+
+    ``inbound`` holds (expected date, units) pairs, optionally with a third item, a key
+    (such as the supply's id) that is handed back in ``Promise.supply``.
+    """
+    # Below safety stock (stock_now < 0) allocation refills the shortfall first, so supply
+    # reaches the queue only after it: the deficit stays in the running total.
+    timeline = [(today, stock_now)] + sorted(inbound, key=lambda entry: entry[:2])
+    cumulative = list(itertools.accumulate(entry[1] for entry in timeline))
+    promises, needed, step = [], 0, 0
     for demand, fallback in zip(demands, fallbacks, strict=True):
         needed += demand
         while step < len(timeline) and cumulative[step] < needed:
             step += 1
-        dates.append(max(timeline[step][0], today) if step < len(timeline) else fallback)
-    return dates
+        if step == len(timeline):
+            promises.append(Promise(fallback, Basis.FALLBACK))
+        elif step == 0:
+            promises.append(Promise(today, Basis.STOCK))
+        else:
+            date = max(timeline[step][0], today)
+            promises.append(Promise(date, Basis.INBOUND, tuple(timeline[1 : step + 1])))
+    return promises
+
+
+def promise_walk(
+    *,
+    demands: list[int],
+    stock_now: int,
+    inbound: list[tuple],
+    today: dt.date,
+    fallbacks: list[dt.date],
+) -> list[dt.date]:
+    """The dates of promise_plan alone."""
+    plan = promise_plan(
+        demands=demands, stock_now=stock_now, inbound=inbound, today=today, fallbacks=fallbacks
+    )
+    return [promise.date for promise in plan]

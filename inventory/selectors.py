@@ -72,9 +72,9 @@ def stock_drift() -> list[Drift]:
     return drifts
 
 
-def inbound_open_by_product(*, product_ids: Iterable[int]) -> dict[int, list[tuple]]:
+def inbound_open_by_product(*, product_ids: Iterable[int], with_ids: bool = False) -> dict[int, list[tuple]]:
     """Open inbound supply per product as (expected_date, quantity), earliest first, one query.
-    Only active sources count, as for free stock."""
+    Only active sources count, as for free stock. ``with_ids`` adds each supply's id third."""
     from .models import InboundStatus, InboundSupply
 
     found: dict[int, list[tuple]] = {}
@@ -83,10 +83,11 @@ def inbound_open_by_product(*, product_ids: Iterable[int]) -> dict[int, list[tup
             product_id__in=list(product_ids), status=InboundStatus.OPEN, source__is_active=True
         )
         .order_by("expected_date", "pk")
-        .values_list("product_id", "expected_date", "quantity")
+        .values_list("product_id", "expected_date", "quantity", "pk")
     )
-    for product_id, expected, quantity in rows:
-        found.setdefault(product_id, []).append((expected, quantity))
+    for product_id, expected, quantity, pk in rows:
+        entry = (expected, quantity, pk) if with_ids else (expected, quantity)
+        found.setdefault(product_id, []).append(entry)
     return found
 
 

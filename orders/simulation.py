@@ -22,6 +22,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 import time_machine
 from django.db import transaction
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from catalog.availability import is_preorder
 from catalog.models import POLICY_FIELD_NAMES, Backorders, PartialAllocation, Product
+from catalog.promise import Basis, Promise
 from catalog.selectors import product_policy
 from inventory.exceptions import StockWouldGoNegative
 from inventory.models import InboundStatus, InboundSupply, MovementKind, Source, Stock, StockMovement
@@ -59,6 +61,7 @@ from .services import (
     row_cancel,
     shipment_create,
 )
+from .services.promises import promises_explain
 
 START = dt.date(2025, 1, 6)  # fixed, so a seed always tells the same story
 SKU_PREFIX = "SIM-"
@@ -160,6 +163,212 @@ PRODUCTS = (
 )  # fmt: skip
 
 
+# -- first promises and what became of them, by cause ------------------------------------
+
+
+class Cause(StrEnum):
+    """What a row's first promise rested on, judged by what that supply then did."""
+
+    FREE_STOCK = "free stock"
+    ON_TIME = "on-time inbound"
+    LATE = "late or cancelled supply"  # some supply it counted on came late, short or never
+    LEAD_TIME = "lead time only"  # no known supply covered it: the lead time (or manual date)
+
+
+class Outcome(StrEnum):
+    KEPT = "kept"  # allocated in full by the date
+    MISSED = "missed"  # allocated late, or still waiting / cancelled after the date passed
+    NOT_DUE = "not due"  # still waiting, the date is after the run: excluded from shares
+    CANCELLED = "cancelled"  # cancelled while waiting before the date: excluded from shares
+
+
+class MissReason(StrEnum):
+    SUPPLY_LATE = "supply late"
+    QUEUE_CHANGED = "queue changed by a tier or a release"
+    LEAD_TIME_SHORT = "lead time too short"
+    OTHER = "other (stock lost, found elsewhere)"
+
+
+@dataclass(frozen=True)
+class FirstPromise:
+    row_id: int
+    product_id: int
+    date: dt.date  # the date the customer was given at checkout
+    promise: Promise  # what the queue walk rested it on at that moment
+    at: dt.datetime
+    queue_key: tuple
+
+
+@dataclass(frozen=True)
+class Verdict:
+    cause: Cause
+    outcome: Outcome
+    reason: MissReason | None = None
+
+
+def _queue_key(row: OrderRow) -> tuple:
+    return (-row.queue_tier, row.queue_at, row.order_id, row.line_no, row.pk)  # models.QUEUE_ORDER
+
+
+@dataclass
+class PromiseTally:
+    verdicts: dict[int, Verdict] = field(default_factory=dict)  # by row id
+    disagreements: int = 0  # checkout dates the queue walk did not give at that moment
+
+    def count(self, *, cause: Cause | None = None, outcome: Outcome | None = None) -> int:
+        return sum(
+            1
+            for v in self.verdicts.values()
+            if (cause is None or v.cause == cause) and (outcome is None or v.outcome == outcome)
+        )
+
+    def misses(self, *, reason: MissReason, cause: Cause | None = None) -> int:
+        return sum(
+            1 for v in self.verdicts.values() if v.reason == reason and (cause is None or v.cause == cause)
+        )
+
+    def share(self, cause: Cause | None = None) -> float | None:
+        kept, missed = (
+            self.count(cause=cause, outcome=Outcome.KEPT),
+            self.count(cause=cause, outcome=Outcome.MISSED),
+        )
+        return kept / (kept + missed) if kept + missed else None
+
+    def lines(self) -> list[str]:
+        head = f"  {'cause of the first promise':<28}{'rows':>6}" + "".join(f"{o.value:>11}" for o in Outcome)
+        lines = [
+            "first promises by cause (kept share = kept / (kept + missed)):",
+            f"{head}{'kept share':>12}",
+        ]
+        for cause in [*Cause, None]:
+            cells = "".join(f"{self.count(cause=cause, outcome=o):>11}" for o in Outcome)
+            name = cause.value if cause else "all"
+            lines.append(f"  {name:<28}{self.count(cause=cause):>6}{cells}{_pct(self.share(cause)):>12}")
+        short = {
+            Cause.FREE_STOCK: "stock",
+            Cause.ON_TIME: "on time",
+            Cause.LATE: "late",
+            Cause.LEAD_TIME: "lead",
+        }
+        lines.append("misses by reason and cause:")
+        lines.append(f"  {'reason':<38}" + "".join(f"{short[c]:>9}" for c in Cause) + f"{'all':>7}")
+        for reason in MissReason:
+            cells = "".join(f"{self.misses(reason=reason, cause=c):>9}" for c in Cause)
+            lines.append(f"  {reason.value:<38}{cells}{self.misses(reason=reason):>7}")
+        return lines
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f} %"
+
+
+class PromiseAudit:
+    """Records each waiting row's first promise with its basis, taken from the promise walk
+    itself (orders.services.promises), and judges it at the end from what the database says
+    happened: when the row was allocated, what the supply did, who joined the queue ahead."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, FirstPromise] = {}
+        self.disagreements = 0
+
+    def record(self, *, order: Order, today: dt.date) -> None:
+        """Call right after checkout, before anything else changes the queue."""
+        rows = list(order.rows.filter(status__in=WAITING).order_by("pk"))
+        walks = {
+            pid: promises_explain(product_id=pid, today=today) for pid in sorted({r.product_id for r in rows})
+        }
+        for row in rows:
+            promise = walks[row.product_id][row.pk]
+            if promise.date != row.promise_date:
+                self.disagreements += 1
+            self.first[row.pk] = FirstPromise(
+                row_id=row.pk,
+                product_id=row.product_id,
+                date=row.promise_date,
+                promise=promise,
+                at=order.placed_at,
+                queue_key=_queue_key(row),
+            )
+
+    def tally(self, *, end: dt.date) -> PromiseTally:
+        tally = PromiseTally(disagreements=self.disagreements)
+        if not self.first:
+            return tally
+        product_ids = {f.product_id for f in self.first.values()}
+        done: dict[int, tuple[str, dt.date]] = {}
+        events = RowEvent.objects.filter(
+            row_id__in=list(self.first),
+            from_status__in=WAITING,
+            to_status__in=[RowStatus.ALLOCATED, RowStatus.CANCELLED],
+        ).order_by("created_at", "pk")
+        for row_id, to_status, at in events.values_list("row_id", "to_status", "created_at"):
+            done.setdefault(row_id, (to_status, timezone.localdate(at)))
+        supply_ids = {entry[2] for f in self.first.values() for entry in f.promise.supply}
+        supplies = {
+            pk: (status, quantity, timezone.localdate(updated))
+            for pk, status, quantity, updated in InboundSupply.objects.filter(pk__in=supply_ids).values_list(
+                "pk", "status", "quantity", "updated_at"
+            )
+        }
+        # Rows that began waiting (at checkout, or released by the merchant) after a promise
+        # was made and may sit ahead of it in the queue.
+        joined = defaultdict(list)
+        for product_id, at, *key in (
+            RowEvent.objects.filter(row__product_id__in=product_ids, to_status__in=WAITING)
+            .exclude(from_status__in=WAITING)
+            .values_list(
+                "row__product_id",
+                "created_at",
+                "row__queue_tier",
+                "row__queue_at",
+                "row__order_id",
+                "row__line_no",
+                "row_id",
+            )
+        ):
+            tier, *rest = key
+            joined[product_id].append((at, (-tier, *rest)))
+
+        def on_time(entry: tuple) -> bool:
+            expected, quantity, pk = entry
+            status, now_quantity, updated = supplies[pk]
+            if status == InboundStatus.OPEN:
+                return expected > end  # not due yet: not late either
+            return status == InboundStatus.RECEIVED and updated <= expected and now_quantity >= quantity
+
+        for row_id, first in self.first.items():
+            basis = first.promise
+            if basis.basis == Basis.STOCK:
+                cause = Cause.FREE_STOCK
+            elif basis.basis == Basis.FALLBACK:
+                cause = Cause.LEAD_TIME
+            else:
+                cause = Cause.ON_TIME if all(on_time(e) for e in basis.supply) else Cause.LATE
+            status, when = done.get(row_id, (None, None))
+            if status is None:
+                outcome = Outcome.MISSED if first.date <= end else Outcome.NOT_DUE
+            elif when <= first.date:
+                outcome = Outcome.KEPT if status == RowStatus.ALLOCATED else Outcome.CANCELLED
+            else:
+                outcome = Outcome.MISSED
+            reason = None
+            if outcome == Outcome.MISSED:
+                jumped = any(
+                    at > first.at and timezone.localdate(at) <= first.date and key < first.queue_key
+                    for at, key in joined[first.product_id]
+                )
+                if cause == Cause.LATE:
+                    reason = MissReason.SUPPLY_LATE
+                elif jumped:
+                    reason = MissReason.QUEUE_CHANGED
+                elif cause == Cause.LEAD_TIME:
+                    reason = MissReason.LEAD_TIME_SHORT
+                else:
+                    reason = MissReason.OTHER
+            tally.verdicts[row_id] = Verdict(cause, outcome, reason)
+        return tally
+
+
 @dataclass
 class SimulationResult:
     days: int
@@ -190,6 +399,7 @@ class SimulationResult:
     customer_cancellations: int = 0
     merchant_cancellations: int = 0
     emails_sent: int = 0
+    promise_tally: PromiseTally = field(default_factory=PromiseTally)
 
     @property
     def promises_share(self) -> float | None:
@@ -201,9 +411,7 @@ class SimulationResult:
         return self.slips_emailed / self.slips if self.slips else None
 
     def lines(self) -> list[str]:
-        def pct(share: float | None) -> str:
-            return "n/a" if share is None else f"{100 * share:.1f} %"
-
+        pct = _pct
         end = self.start + dt.timedelta(days=self.days - 1)
         lines = [
             f"Simulated {self.days} days, {self.start} to {end}, seed {self.seed}",
@@ -214,6 +422,8 @@ class SimulationResult:
             f"allocated by first promise:  {pct(self.promises_share)} "
             f"({self.promises_kept} kept, {self.promises_missed} missed; excluded: "
             f"{self.promises_not_due} not yet due, {self.cancelled_before_due} cancelled before due)",
+            *self.promise_tally.lines(),
+            f"first promises off the walk: {self.promise_tally.disagreements}",
             f"promise slips emailed:       {pct(self.slips_emailed_share)} "
             f"({self.slips_emailed} of {self.slips} slips, {self.promise_emails} promise_moved emails)",
             f"oversold units:              {self.oversold_units}",
@@ -272,7 +482,7 @@ class _Simulation:
         self.products: dict[str, Product] = {}  # by plan SKU
         self.plans: dict[int, ProductPlan] = {}  # by product pk
         self.ids: list[int] = []
-        self.first_promise: dict[int, dt.date] = {}  # waiting row -> its first promise date
+        self.promises = PromiseAudit()  # waiting rows' first promises and their basis
         self.ordered: dict[tuple[int, int], int] = defaultdict(int)  # (order, product) -> units
         self.actions: dict[dt.date, list[tuple[int, str]]] = defaultdict(list)  # supplier news by day
         self.po_number = 0
@@ -465,19 +675,16 @@ class _Simulation:
                 self.result.checkouts_refused += 1
                 continue
             self.result.orders_placed += 1
+            self.promises.record(order=order, today=today)
             for line in lines:
                 self.ordered[(order.pk, line.product_id)] += line.quantity
-        # The rows' first promises (set at checkout) are read by cancellations() tonight,
-        # before anything but a customer's cancellation can touch them.
 
     def cancellations(self) -> None:
         """Customers drop some waiting rows (more often just after a slip email); the
         merchant cancels a few allocated rows (a customer phoned, an address failed)."""
         rows = OrderRow.objects.filter(product_id__in=self.ids, status__in=[*WAITING, RowStatus.ALLOCATED])
-        for pk, status, promise in rows.order_by("pk").values_list("pk", "status", "promise_date"):
+        for pk, status in rows.order_by("pk").values_list("pk", "status"):
             if status in WAITING:
-                if promise is not None:
-                    self.first_promise.setdefault(pk, promise)
                 chance = 0.12 if pk in self.slipped_yesterday else 0.012
                 if self.rng.random() < chance:
                     row_cancel(row_ids=[pk], by_customer=True)
@@ -600,32 +807,14 @@ class _Simulation:
             self.violation(f"{count} outbox messages were never sent")
 
     def promise_figures(self, end: dt.date) -> None:
-        """Each row that waited: allocated by its first promise date, or not."""
+        """Each row that waited: allocated by its first promise date, or not, by cause."""
         result = self.result
-        result.rows_waited = len(self.first_promise)
-        done: dict[int, tuple[str, dt.date]] = {}
-        events = RowEvent.objects.filter(
-            row__product_id__in=self.ids,
-            from_status__in=WAITING,
-            to_status__in=[RowStatus.ALLOCATED, RowStatus.CANCELLED],
-        ).order_by("created_at", "pk")
-        for row_id, to_status, at in events.values_list("row_id", "to_status", "created_at"):
-            if row_id in self.first_promise:
-                done.setdefault(row_id, (to_status, timezone.localdate(at)))
-        for row_id, promise in self.first_promise.items():
-            if row_id not in done:
-                if promise <= end:
-                    result.promises_missed += 1
-                else:
-                    result.promises_not_due += 1
-                continue
-            status, when = done[row_id]
-            if when <= promise and status == RowStatus.ALLOCATED:
-                result.promises_kept += 1
-            elif when <= promise:
-                result.cancelled_before_due += 1
-            else:
-                result.promises_missed += 1
+        tally = result.promise_tally = self.promises.tally(end=end)
+        result.rows_waited = len(tally.verdicts)
+        result.promises_kept = tally.count(outcome=Outcome.KEPT)
+        result.promises_missed = tally.count(outcome=Outcome.MISSED)
+        result.promises_not_due = tally.count(outcome=Outcome.NOT_DUE)
+        result.cancelled_before_due = tally.count(outcome=Outcome.CANCELLED)
 
     def check_stock(self) -> None:
         """Counters against rows and the ledger; nothing allocated or shipped that was

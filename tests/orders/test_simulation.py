@@ -1,17 +1,31 @@
 """manage.py simulate_shop: a fake-clock shop through the real services keeps its books."""
 
+import datetime as dt
 from io import StringIO
 
 import pytest
+import time_machine
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import F
+from django.utils import timezone
 
 from catalog.models import Product
 from inventory.models import InboundSupply, Source, Stock, StockMovement
+from inventory.services import inbound_cancel, inbound_create, inbound_receive, inbound_update, stock_adjust
 from notifications.models import OutboxMessage
 from orders import simulation
-from orders.models import Order, OrderRow, RowEvent, Shipment
-from orders.services import CartLine, Customer, checkout_place_order
+from orders.models import CustomerTier, Order, OrderRow, RowEvent, Shipment
+from orders.services import (
+    CartLine,
+    Customer,
+    backorders_allocate,
+    checkout_place_order,
+    preorders_release,
+    row_cancel,
+    row_release,
+)
+from orders.simulation import Cause, MissReason, Outcome, Verdict
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
@@ -138,3 +152,235 @@ def test_the_audit_catches_a_counter_written_by_hand(monkeypatch):
 def test_days_must_be_positive():
     with pytest.raises(CommandError, match="at least one day"):
         simulate("--days", "0")
+
+
+# -- first promises by cause ---------------------------------------------------------------------
+
+CAUSES = [cause.value for cause in Cause]
+
+
+def cause_table(output: str) -> dict[str, list[int]]:
+    """The rows of the 'first promises by cause' table: name -> [rows, kept, missed, not due,
+    cancelled]."""
+    table = {}
+    for line in output.splitlines():
+        for name in [*CAUSES, "all"]:
+            if line.startswith(f"  {name} "):
+                cells = line[len(name) + 2 :].split()
+                table[name] = [int(cell) for cell in cells[:5]]
+    return table
+
+
+def reason_table(output: str) -> dict[str, list[int]]:
+    table = {}
+    for line in output.splitlines():
+        for reason in MissReason:
+            if line.startswith(f"  {reason.value} "):
+                table[reason.value] = [int(cell) for cell in line[len(reason.value) + 2 :].split()]
+    return table
+
+
+def test_a_short_run_reports_every_cause_and_the_counts_add_up_to_the_rows():
+    output = simulate("--days", "20", "--seed", "2")
+    causes, reasons = cause_table(output), reason_table(output)
+    waited = int(figures(output)["rows that waited"])
+
+    assert set(causes) == {*CAUSES, "all"}, output
+    assert sum(causes[name][0] for name in CAUSES) == causes["all"][0] == waited
+    for name, (rows, *outcomes) in causes.items():
+        assert rows == sum(outcomes), name  # kept + missed + not due + cancelled
+    for column in range(1, 5):
+        assert sum(causes[name][column] for name in CAUSES) == causes["all"][column]
+    assert all(causes[name][0] > 0 for name in CAUSES), output  # the seed meets every cause
+    # every miss has one reason, per cause column and in all
+    assert set(reasons) == {reason.value for reason in MissReason}
+    for i, name in enumerate(CAUSES):
+        assert sum(row[i] for row in reasons.values()) == causes[name][2]
+    assert sum(row[-1] for row in reasons.values()) == causes["all"][2]
+    # the headline share is the table's total
+    kept, missed = causes["all"][1], causes["all"][2]
+    assert figures(output)["allocated by first promise"].startswith(f"{100 * kept / (kept + missed):.1f} %")
+    # the date each customer was given is the one the walk gave, the basis is that walk's
+    assert figures(output)["first promises off the walk"] == "0"
+
+
+# Each classification on a scripted shop: the real services on a fake clock, judged by
+# the simulation's PromiseAudit.
+
+DAY0 = dt.date(2025, 2, 3)
+
+
+def day(n: int) -> dt.date:
+    return DAY0 + dt.timedelta(days=n)
+
+
+def at(n: int, hour: int = 10) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day(n), dt.time(hour)))
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(at(0), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def audit():
+    return simulation.PromiseAudit()
+
+
+@pytest.fixture
+def main():
+    return SourceFactory(code="main", priority=1)
+
+
+def buy(audit, product, quantity, n=0, user=None):
+    """Check out on day n and record the first promise of the waiting row, as the run does."""
+    order = checkout_place_order(
+        lines=[CartLine(product.pk, quantity)],
+        customer=Customer(email="c@example.com", full_name="C", address="x", user=user),
+        today=day(n),
+    )
+    audit.record(order=order, today=day(n))
+    return order.rows.get(status__in=["backordered", "preordered"])
+
+
+def night(clock, product, n):
+    clock.move_to(at(n, 23))
+    backorders_allocate(product_id=product.pk, today=day(n))
+
+
+def backorderable(lead=30, **kwargs):
+    return ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=lead, **kwargs)
+
+
+def test_on_time_supply_that_arrives_on_time_is_kept_under_on_time_inbound(clock, audit, main):
+    product = backorderable()
+    supply = inbound_create(source=main, product=product, quantity=2, expected_date=day(5), reference="PO")
+    row = buy(audit, product, 2)
+    assert row.promise_date == day(5)
+
+    clock.move_to(at(5, 7))
+    inbound_receive(supply=supply)
+    night(clock, product, 5)
+
+    assert audit.tally(end=day(10)).verdicts[row.pk] == Verdict(Cause.ON_TIME, Outcome.KEPT)
+
+
+@pytest.mark.parametrize("fate", ["slips", "short", "cancelled"])
+def test_late_short_or_cancelled_supply_is_a_miss_because_supply_was_late(clock, audit, main, fate):
+    product = backorderable()
+    supply = inbound_create(source=main, product=product, quantity=2, expected_date=day(5), reference="PO")
+    row = buy(audit, product, 2)
+    clock.move_to(at(3))
+    if fate == "slips":
+        supply = inbound_update(supply=supply, quantity=2, expected_date=day(9))
+    elif fate == "short":
+        supply = inbound_update(supply=supply, quantity=1, expected_date=day(5))
+    else:
+        inbound_cancel(supply=supply)
+    if fate != "cancelled":
+        clock.move_to(at((supply.expected_date - DAY0).days, 7))
+        inbound_receive(supply=supply)
+        night(clock, product, (supply.expected_date - DAY0).days)
+
+    assert audit.tally(end=day(12)).verdicts[row.pk] == Verdict(
+        Cause.LATE, Outcome.MISSED, MissReason.SUPPLY_LATE
+    )
+
+
+def test_a_preorder_covered_by_stock_on_the_shelf_is_kept_under_free_stock(clock, audit, main):
+    product = ProductFactory(preorder_enabled=True, release_date=day(10))
+    receive(product, 5, main)
+    row = buy(audit, product, 2)
+    assert row.promise_date == day(10)
+
+    clock.move_to(at(10, 23))
+    preorders_release(today=day(10))
+
+    assert audit.tally(end=day(12)).verdicts[row.pk] == Verdict(Cause.FREE_STOCK, Outcome.KEPT)
+
+
+def test_with_no_supply_in_sight_the_lead_time_is_kept_or_was_too_short(clock, audit, main):
+    product = backorderable(lead=10)
+    kept, missed = buy(audit, product, 2), buy(audit, product, 3)
+    assert kept.promise_date == missed.promise_date == day(10)
+
+    clock.move_to(at(8, 7))
+    receive(product, 2, main)  # enough for the first row only
+    night(clock, product, 8)
+
+    verdicts = audit.tally(end=day(12)).verdicts
+    assert verdicts[kept.pk] == Verdict(Cause.LEAD_TIME, Outcome.KEPT)
+    assert verdicts[missed.pk] == Verdict(Cause.LEAD_TIME, Outcome.MISSED, MissReason.LEAD_TIME_SHORT)
+
+
+def test_a_higher_tier_joining_ahead_is_a_miss_because_the_queue_changed(clock, audit, main):
+    vip = get_user_model().objects.create_user("vip", "vip@example.com", "pw")
+    CustomerTier.objects.create(user=vip, priority=5)
+    product = backorderable()
+    supply = inbound_create(source=main, product=product, quantity=2, expected_date=day(5), reference="PO")
+    row = buy(audit, product, 2)
+    clock.move_to(at(1))
+    buy(audit, product, 2, n=1, user=vip)  # served first when the supply comes
+
+    clock.move_to(at(5, 7))
+    inbound_receive(supply=supply)
+    night(clock, product, 5)
+
+    assert audit.tally(end=day(8)).verdicts[row.pk] == Verdict(
+        Cause.ON_TIME, Outcome.MISSED, MissReason.QUEUE_CHANGED
+    )
+
+
+def test_a_row_released_back_into_the_queue_ahead_is_a_miss_because_the_queue_changed(clock, audit, main):
+    product = backorderable()
+    receive(product, 2, main)
+    earlier = checkout_place_order(
+        lines=[CartLine(product.pk, 2)], customer=Customer(email="e@example.com", full_name="E", address="y")
+    ).rows.get()  # allocated from the shelf
+    supply = inbound_create(source=main, product=product, quantity=2, expected_date=day(5), reference="PO")
+    clock.move_to(at(0, 11))
+    row = buy(audit, product, 2)
+    assert row.promise_date == day(5)
+
+    clock.move_to(at(2))
+    row_release(row_id=earlier.pk)  # the units were found damaged: back in its place in the queue
+    stock_adjust(source=main, product=product, change=-2, reason="Damaged")
+    clock.move_to(at(5, 7))
+    inbound_receive(supply=supply)
+    night(clock, product, 5)
+
+    assert audit.tally(end=day(8)).verdicts[row.pk] == Verdict(
+        Cause.ON_TIME, Outcome.MISSED, MissReason.QUEUE_CHANGED
+    )
+
+
+def test_cancelled_before_the_date_and_not_yet_due_are_counted_apart(clock, audit, main):
+    product = backorderable(lead=20)
+    cancelled, waiting = buy(audit, product, 1), buy(audit, product, 1)
+    clock.move_to(at(3))
+    row_cancel(row_ids=[cancelled.pk], by_customer=True)
+
+    tally = audit.tally(end=day(10))
+    assert tally.verdicts[cancelled.pk] == Verdict(Cause.LEAD_TIME, Outcome.CANCELLED)
+    assert tally.verdicts[waiting.pk] == Verdict(Cause.LEAD_TIME, Outcome.NOT_DUE)
+    assert tally.share() is None  # nothing was due
+
+
+def test_on_time_supply_keeps_its_promise_when_free_stock_is_below_safety_stock(clock, audit, main):
+    """1 unit free with a safety stock of 3: the next 5 units first refill the safety stock,
+    so only 3 reach the queue. The 4th and 5th waiting units must not be promised that supply."""
+    product = backorderable(lead=14, use_global_safety_stock=False, safety_stock=3)
+    receive(product, 1, main)
+    supply = inbound_create(source=main, product=product, quantity=5, expected_date=day(5), reference="PO")
+    first, second = buy(audit, product, 2), buy(audit, product, 2)
+    assert (first.promise_date, second.promise_date) == (day(5), day(14))
+
+    clock.move_to(at(5, 7))
+    inbound_receive(supply=supply)
+    night(clock, product, 5)
+
+    verdicts = audit.tally(end=day(20)).verdicts
+    assert verdicts[first.pk] == Verdict(Cause.ON_TIME, Outcome.KEPT)
+    assert verdicts[second.pk] == Verdict(Cause.LEAD_TIME, Outcome.MISSED, MissReason.LEAD_TIME_SHORT)
