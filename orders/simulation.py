@@ -9,7 +9,10 @@ The whole run is one transaction, rolled back at the end unless ``keep``: inside
 it no after-commit callback fires, so the jobs those callbacks would queue
 (allocation, promise refresh, outbox sending) are run explicitly every day.
 At the end the books are checked: promises kept, slips emailed, oversold units
-and broken invariants, which must both be 0.
+and broken invariants, which must both be 0. Each waiting row's first promise is
+recorded at checkout with what the promise walk rested it on (free stock, which
+inbound supply, or the lead time), so the kept share is reported per cause and
+every miss gets a reason (PromiseAudit).
 
 The run keeps to what it creates (sources, SIM- products, their orders): allocation
 and promise refreshes run for those products only, and the clock starts on a fixed
@@ -186,7 +189,7 @@ class MissReason(StrEnum):
     SUPPLY_LATE = "supply late"
     QUEUE_CHANGED = "queue changed by a tier or a release"
     LEAD_TIME_SHORT = "lead time too short"
-    OTHER = "other (stock lost, found elsewhere)"
+    OTHER = "other (e.g. stock written off)"
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,8 @@ class PromiseAudit:
 
         def on_time(entry: tuple) -> bool:
             expected, quantity, pk = entry
+            if pk not in supplies:
+                return False  # deleted: it never came
             status, now_quantity, updated = supplies[pk]
             if status == InboundStatus.OPEN:
                 return expected > end  # not due yet: not late either

@@ -8,7 +8,9 @@ from orders.simulation import SimulationError, simulate_shop
 class Command(BaseCommand):
     help = (
         "Simulate the shop day by day on a fake clock (random checkouts, late and cancelled supply, "
-        "cancellations, shipping, the scheduled jobs) and check the books. Rolled back unless --keep."
+        "cancellations, shipping, the scheduled jobs) and check the books: first promises kept per "
+        "cause (free stock, on-time supply, late or cancelled supply, lead time) and why each miss "
+        "happened. Rolled back unless --keep."
     )
 
     def add_arguments(self, parser):
