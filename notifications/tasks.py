@@ -8,13 +8,14 @@ import logging
 from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 
 from inventory.restock_import import restock_import_folder
 from orders.selectors import products_needing_allocation, products_with_waiting_rows
 from orders.services import backorders_allocate, preorders_release, promises_refresh
 
 from .events import digest_aged_backorders
-from .services import outbox_send_batch
+from .services import LEASE, outbox_send_batch
 from .waitlist import back_in_stock_notify, waitlist_openings
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,18 @@ def import_restock_files() -> list[dict]:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def send_outbox(max_batches: int = 50) -> dict:
-    """Send due outbox messages, batch after batch; also run by beat as the retry sweep."""
+    """Send due outbox messages, batch after batch; also run by beat as the retry sweep.
+
+    Bounded in time as well as in batches (a slow mail server): no batch starts after
+    LEASE/2, and each batch stops at LEASE/2 of its own, so the job ends within about
+    one LEASE plus one message's send (EMAIL_TIMEOUT per exchange), well inside the
+    broker's visibility timeout. What is left waits for the next run.
+    """
     total = {"sent": 0, "retried": 0, "failed": 0}
+    stop_at = timezone.now() + LEASE / 2
     for _ in range(max_batches):
+        if timezone.now() > stop_at:
+            break
         result = outbox_send_batch(batch_size=settings.OUTBOX_BATCH_SIZE)
         for name in total:
             total[name] += getattr(result, name)

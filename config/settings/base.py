@@ -143,8 +143,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
-    # An unacknowledged job of a killed worker is handed out again after this long.
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A job whose worker died (unacknowledged) is handed out again this long after it was
+    # delivered: above the longest job (see README, "What a crash costs"), since a job still
+    # running then is handed out twice (harmless, every job is idempotent, but wasted).
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    # How often a running worker looks for such jobs (kombu scans only every 10th look
+    # unless the throttle is 1).
+    "unacked_restore_interval": env.int("CELERY_RESTORE_SECONDS", default=10),
+    "unacked_restore_throttle": 1,
 }
 CELERY_BEAT_SCHEDULE = {
     # The safety net if an after-commit trigger was lost (broker down, worker killed).

@@ -35,8 +35,13 @@ from orders.models import WAITING, OrderRow, RowEvent, RowStatus
 REPO = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
 # A killed worker's unacknowledged job is handed out again after this many seconds
-# (kombu looks for such jobs when a worker starts, then only every ~100 s).
+# (kombu looks for such jobs when a worker starts, then every CELERY_RESTORE_SECONDS).
 VISIBILITY_TIMEOUT = 3
+# Test workers look only at start-up (a running worker would otherwise hand out again,
+# mid-test, any job of its own running longer than the short timeout above); a test that
+# restarts a worker and waits for the periodic look passes RESTORE_SECONDS.
+RESTORE_SECONDS = 1
+NO_PERIODIC_RESTORE = 24 * 3600
 READY_TIMEOUT = 30.0
 # The broker keys of the default queue and of kombu's "unacked" bookkeeping (redis transport).
 BROKER_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
@@ -166,10 +171,14 @@ class CeleryProcess:
         the task names it lists at start-up do not count)."""
         return re.findall(rf"Task {re.escape(task)}\[([0-9a-f-]+)\] received", self.output())
 
-    def results(self, task: str) -> dict[str, object]:
-        """Return values of the ``task`` jobs this worker finished, by job id."""
+    def results(self, task: str) -> dict[str, list]:
+        """Return values of the ``task`` jobs this worker finished, by job id, in the order
+        they finished (a job handed out twice has two)."""
         pattern = rf"Task {re.escape(task)}\[([0-9a-f-]+)\] succeeded in [0-9.e-]+s: (.*)"
-        return {job: ast.literal_eval(value) for job, value in re.findall(pattern, self.output())}
+        found: dict[str, list] = {}
+        for job, value in re.findall(pattern, self.output()):
+            found.setdefault(job, []).append(ast.literal_eval(value))
+        return found
 
     def _killpg(self, sig: int) -> None:
         with suppress(ProcessLookupError):
@@ -206,6 +215,7 @@ class CeleryProcesses:
             CELERY_BROKER_URL=self.broker_url,
             CELERY_TASK_ALWAYS_EAGER="false",
             CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+            CELERY_RESTORE_SECONDS=str(NO_PERIODIC_RESTORE),
             # Never the repository's own inbox: the scheduled import would apply its files.
             RESTOCK_IMPORT_DIR=str(self.import_dir),
             PYTHONUNBUFFERED="1",

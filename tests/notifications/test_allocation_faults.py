@@ -4,6 +4,7 @@ killed with SIGKILL in the middle of an allocation. After each, every invariant 
 no unit given twice, queue order kept, ledger reconciled.
 """
 
+import datetime as dt
 import threading
 import time
 
@@ -11,15 +12,17 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from inventory.models import Stock
-from orders.models import OrderRow, RowEvent, RowStatus
+from orders.models import Order, OrderRow, RowEvent, RowStatus
 from orders.services import CartLine, Customer, backorders_allocate, checkout_place_order, row_cancel
+from orders.services.allocation import BATCH_SIZE
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
 
-from .conftest import VISIBILITY_TIMEOUT, celery_publishing, units_by_origin, wait_until
+from .conftest import RESTORE_SECONDS, VISIBILITY_TIMEOUT, celery_publishing, units_by_origin, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -224,13 +227,13 @@ def test_a_worker_killed_mid_allocation_leaves_nothing_half_done_and_the_job_is_
         assert not allocated_events.exists()
 
     # A new worker gets the job back once its visibility timeout has passed (kombu
-    # restores unacked jobs when a worker starts, then every few seconds).
+    # restores unacked jobs when a worker starts, then every RESTORE_SECONDS).
     delivered_at = broker_client.zrange("unacked_index", 0, 0, withscores=True)[0][1]
     time.sleep(max(0.0, delivered_at + VISIBILITY_TIMEOUT + 0.5 - time.time()))
     restarted = celery_workers.worker()
 
     # The signal: the redelivered job's own result, logged by the worker that ran it.
-    result = wait_until(
+    (result,) = wait_until(
         lambda: restarted.results(ALLOCATE).get(job), timeout=30, what="the redelivered job's result"
     )
     # Committed before the kill: nothing left to give. Rolled back: all of it, now.
@@ -244,4 +247,94 @@ def test_a_worker_killed_mid_allocation_leaves_nothing_half_done_and_the_job_is_
     assert units_by_origin(product.pk) == done
     assert units_by_origin(product.pk, RowStatus.BACKORDERED) == {split.pk: 1}
     assert allocated_events.count() == 3  # each row served once, by one of the two runs
+    invariants()
+
+
+# -- A worker killed during a large allocation, and only the worker restarted. --
+
+LARGE = 6 * BATCH_SIZE
+# Allowance for the redelivered job itself (half the rows, their emails, the promise walk)
+# on a loaded 2-core machine; the rest of the bound is the broker's (README, "What a crash
+# costs"): the visibility timeout, then at most one restore interval.
+JOB_SECONDS = 60
+
+
+def backlog(product, rows: int) -> list[OrderRow]:
+    """``rows`` orders of one unit waiting on backorder, in queue order, written in bulk
+    (with their "placed" events, as checkout writes them)."""
+    start = timezone.now() - dt.timedelta(days=1)
+    orders = Order.objects.bulk_create(
+        Order(
+            number=f"BIG{n:07d}",
+            email=f"c{n}@example.com",
+            full_name=f"Customer {n}",
+            address="1 Queue Street",
+            placed_at=start + dt.timedelta(seconds=n),
+        )
+        for n in range(rows)
+    )
+    created = OrderRow.objects.bulk_create(
+        OrderRow(
+            order=order,
+            product=product,
+            status=RowStatus.BACKORDERED,
+            quantity=1,
+            unit_price=product.price,
+            queue_at=order.placed_at,
+            line_no=1,
+        )
+        for order in orders
+    )
+    RowEvent.objects.bulk_create(
+        RowEvent(row=row, from_status="", to_status=RowStatus.BACKORDERED, quantity=1) for row in created
+    )
+    return created
+
+
+@pytest.mark.redis
+def test_a_worker_killed_during_a_large_allocation_finishes_after_a_worker_restart_within_the_bound(
+    celery_workers, broker_client, invariants
+):
+    with celery_publishing(broker_url=settings.TEST_BROKER_URL, eager=True):
+        main = SourceFactory(code="main")
+        product = ProductFactory(backorderable=True)
+    rows = backlog(product, LARGE)
+    worker = celery_workers.worker()
+
+    with _psycopg_connect() as holder:
+        # The first row of the fourth batch, locked by the test: three batches commit,
+        # the fourth waits on it, and there the worker dies.
+        holder.execute("SELECT id FROM orders_orderrow WHERE id = %s FOR UPDATE", [rows[3 * BATCH_SIZE].pk])
+        receive(product, LARGE, main)  # after commit: allocate_product goes to Redis
+        wait_until(
+            lambda: _blocked_by(holder.info.backend_pid, 'SELECT "orders_orderrow"'),
+            timeout=120,
+            what="the allocation to reach its fourth batch",
+        )
+        (job,) = worker.received(ALLOCATE)
+        worker.kill()
+        holder.rollback()
+
+    # Three whole batches survive the crash, nothing of the fourth.
+    assert stock_of(product) == (LARGE, 3 * BATCH_SIZE)
+    assert OrderRow.objects.filter(product=product, status=RowStatus.ALLOCATED).count() == 3 * BATCH_SIZE
+    assert broker_client.hlen("unacked") == 1  # the job, never acknowledged
+    delivered_at = broker_client.zrange("unacked_index", 0, 0, withscores=True)[0][1]
+
+    # The worker only, at once: no beat, so no sweep; the job comes back by the broker's
+    # visibility timeout, found at start-up or by the worker's periodic look.
+    restarted = celery_workers.worker(CELERY_RESTORE_SECONDS=str(RESTORE_SECONDS))
+
+    bound = VISIBILITY_TIMEOUT + RESTORE_SECONDS + JOB_SECONDS
+    result, *again = wait_until(
+        lambda: restarted.results(ALLOCATE).get(job),
+        timeout=max(1.0, delivered_at + bound - time.time()),
+        what=f"the job, redelivered and finished within {bound}s of its first delivery",
+    )
+    assert result == {"product_id": product.pk, "rows": LARGE // 2, "units": LARGE // 2, "batches": 3}
+    # Running longer than the (test's) visibility timeout, the job may be handed out once
+    # more meanwhile: harmless, that run finds nothing left to do.
+    assert all(other["units"] == 0 for other in again)
+    assert stock_of(product) == (LARGE, LARGE)
+    assert not OrderRow.objects.filter(product=product, status=RowStatus.BACKORDERED).exists()
     invariants()

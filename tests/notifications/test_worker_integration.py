@@ -54,7 +54,7 @@ def test_the_worker_allocates_received_stock_to_waiting_rows_in_queue_order(cele
     results = wait_until(
         lambda: worker.results("notifications.tasks.allocate_product"), timeout=10, what="the job's result"
     )
-    assert list(results.values()) == [{"product_id": product.pk, "rows": 3, "units": 5, "batches": 1}]
+    assert list(results.values()) == [[{"product_id": product.pk, "rows": 3, "units": 5, "batches": 1}]]
 
 
 def test_the_sweep_run_by_the_worker_finds_a_product_whose_trigger_was_lost(
