@@ -3,21 +3,26 @@ event's own transaction (called from receivers.py)."""
 
 import datetime as dt
 import hashlib
+import logging
 from collections import defaultdict
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from catalog.models import Backorders
 from catalog.selectors import global_settings_get, product_policy
+from inventory.models import Source
 from inventory.selectors import free_stock_by_product
 from orders.links import order_url
 from orders.models import Order, OrderRow, RowStatus, Shipment
 from orders.presentation import rows_for_customer
 
 from .links import row_cancel_url
-from .services import outbox_message, outbox_write
+from .models import OrderPlacedNote
+from .services import _check_header, _enqueue_send, outbox_message, outbox_write
+
+log = logging.getLogger(__name__)
 
 
 def _event_key(rows) -> str:
@@ -56,11 +61,82 @@ def _orders_with_rows(order_ids):
     return Order.objects.filter(pk__in=order_ids).prefetch_related(Prefetch("rows", queryset=rows))
 
 
-def notify_order_placed(*, order: Order) -> None:
-    order = _orders_with_rows([order.pk]).get()
-    rows = list(order.rows.all())
-    defaults = global_settings_get()
-    policies = {r.product_id: product_policy(product=r.product, defaults=defaults) for r in rows}
+def notify_order_placed(*, order: Order, rows, decisions) -> None:
+    """In the checkout's transaction: record what the order's emails will say, in one
+    insert and without rendering them.
+
+    Row locks last until commit, so rendering here would hold the product and stock
+    locks for it (issue 9.6); the send job renders the note after commit
+    (order_notes_render). The snapshot keeps the emails as they were: each row as
+    placed, whom to tell about backorders (allow_notify), free stock after the order.
+    """
+    _check_header("recipient", order.email)  # refused with the order, as rendering here did
+    lines = {row.line_no: row.product_id for row in rows}
+    snapshot = {
+        "day": timezone.localdate().isoformat(),
+        "rows": {
+            str(r.pk): [r.status, r.quantity, r.source_id, r.promise_date and r.promise_date.isoformat()]
+            for r in rows
+        },
+        "notify": sorted(lines[n] for n, d in enumerate(decisions, start=1) if d.notify_customer),
+        "free": {
+            str(lines[n]): d.free - d.from_stock for n, d in enumerate(decisions, start=1) if d.from_stock
+        },
+    }
+    OrderPlacedNote.objects.create(order=order, snapshot=snapshot)
+    transaction.on_commit(_enqueue_send, robust=True)
+
+
+def order_notes_render(*, limit: int = 100) -> int:
+    """Render the emails of placed orders from their notes (run by the send job first).
+
+    The notes are claimed with SKIP LOCKED, and each is deleted in the transaction
+    that writes its outbox messages (unique keys): a note is rendered once, and one
+    that fails to render stays for the next run. Returns the notes rendered.
+    """
+    if not OrderPlacedNote.objects.exists():
+        return 0
+    with transaction.atomic():
+        notes = list(OrderPlacedNote.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
+        if not notes:
+            return 0
+        orders = {order.pk: order for order in _orders_with_rows([n.order_id for n in notes])}
+        defaults = global_settings_get()
+        messages, done = [], []
+        for note in notes:
+            try:
+                messages += _order_placed_messages(orders[note.order_id], note.snapshot, defaults)
+            except Exception:
+                log.exception(
+                    "Order %s: its emails could not be rendered; kept for the next run", note.order_id
+                )
+                continue
+            done.append(note.pk)
+        unique = {}
+        for message in messages:
+            unique.setdefault(message.key, message)  # one low-stock alert a day, from the first order
+        outbox_write(messages=list(unique.values()))
+        OrderPlacedNote.objects.filter(pk__in=done).delete()
+    return len(done)
+
+
+def _as_placed(order: Order, placed: dict) -> list:
+    """The order's rows as the checkout wrote them (a row may have moved on since)."""
+    rows = []
+    for row in order.rows.all():
+        if str(row.pk) not in placed:
+            continue  # split off an original row after the order was placed
+        status, quantity, source_id, promise = placed[str(row.pk)]
+        if row.source_id != source_id:
+            row.source = Source.objects.filter(pk=source_id).first() if source_id else None
+        row.status, row.quantity = status, quantity
+        row.promise_date = dt.date.fromisoformat(promise) if promise else None
+        rows.append(row)
+    return rows
+
+
+def _order_placed_messages(order: Order, snapshot: dict, defaults) -> list:
+    rows = _as_placed(order, snapshot["rows"])
     # allow_notify: say plainly how many units of each product are backordered.
     backordered = defaultdict(int)
     ordered = defaultdict(int)
@@ -71,17 +147,23 @@ def notify_order_placed(*, order: Order) -> None:
     notices = [
         {"product": p, "backordered": n, "ordered": ordered[p]}
         for p, n in backordered.items()
-        if policies[p.pk].backorders == Backorders.ALLOW_NOTIFY
+        if p.pk in snapshot["notify"]
     ]
-    context = {"order": order, "lines": _row_lines(rows), "notices": notices, "order_url": order_url(order)}
+    context = {
+        "order": order,
+        "lines": _row_lines(rows, defaults=defaults),
+        "notices": notices,
+        "order_url": order_url(order),
+    }
     messages = [outbox_message(kind="order_confirmation", key=order.number, to=order.email, context=context)]
     if notices:
         messages += [
             outbox_message(kind="backorder_placed", key=order.number, to=to, context=context)
             for to in settings.MERCHANT_EMAILS
         ]
-    outbox_write(messages=messages)
-    low_stock_check(product_ids={r.product_id for r in rows if r.status == RowStatus.ALLOCATED})
+    products = {row.product_id: row.product for row in rows}
+    free = {products[int(pk)]: units for pk, units in snapshot["free"].items()}
+    return messages + _low_stock_messages(free, defaults=defaults, day=dt.date.fromisoformat(snapshot["day"]))
 
 
 def _per_order(kind: str, rows) -> None:
@@ -126,18 +208,24 @@ def low_stock_check(*, product_ids) -> None:
 
     products = list(Product.objects.filter(pk__in=product_ids))
     free = free_stock_by_product(product_ids=product_ids)
-    defaults = global_settings_get()
-    today = timezone.localdate()
+    messages = _low_stock_messages(
+        {p: free.get(p.pk, 0) for p in products}, defaults=global_settings_get(), day=timezone.localdate()
+    )
+    outbox_write(messages=messages)
+
+
+def _low_stock_messages(free: dict, *, defaults, day: dt.date) -> list:
+    """The low-stock alerts for products whose free stock is at or below their threshold."""
     messages = []
-    for product in products:
+    for product, units in free.items():
         threshold = product_policy(product=product, defaults=defaults).low_stock_threshold
-        if free.get(product.pk, 0) <= threshold:
-            context = {"product": product, "free": free.get(product.pk, 0), "threshold": threshold}
+        if units <= threshold:
+            context = {"product": product, "free": units, "threshold": threshold}
             messages += [
-                outbox_message(kind="low_stock", key=f"{product.pk}:{today}", to=to, context=context)
+                outbox_message(kind="low_stock", key=f"{product.pk}:{day}", to=to, context=context)
                 for to in settings.MERCHANT_EMAILS
             ]
-    outbox_write(messages=messages)
+    return messages
 
 
 def digest_aged_backorders(*, today: dt.date | None = None) -> int:

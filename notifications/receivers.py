@@ -26,8 +26,8 @@ def allocate_freed_stock(sender, product_ids, **kwargs) -> None:
             )
 
 
-def order_placed(sender, order, **kwargs) -> None:
-    events.notify_order_placed(order=order)
+def order_placed(sender, order, rows, decisions, **kwargs) -> None:
+    events.notify_order_placed(order=order, rows=rows, decisions=decisions)
 
 
 def rows_allocated(sender, rows, **kwargs) -> None:

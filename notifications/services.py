@@ -121,7 +121,11 @@ def _failed(message: OutboxMessage, error: Exception, now: dt.datetime) -> str:
 
 
 def outbox_send_batch(*, batch_size: int = 100) -> SendResult:
-    """Send one batch of due messages over one mail connection."""
+    """Render the emails of orders placed since the last batch, then send one batch of due
+    messages over one mail connection."""
+    from .events import order_notes_render  # events import services; the cycle is broken here
+
+    order_notes_render(limit=batch_size)
     now = timezone.now()
     result = SendResult()
     rows = _claim(batch_size, now)

@@ -89,6 +89,11 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
                     )
                 ]
             )
+    # Everything that needs no lock is done before the locks: they are held until commit.
+    number = _new_order_number()
+    tier = 0
+    if customer.user is not None:
+        tier = CustomerTier.objects.filter(user=customer.user).values_list("priority", flat=True).first() or 0
     with transaction.atomic():
         ids = [line.product_id for line in lines]
         stocks = stock_lock(product_ids=ids)
@@ -109,19 +114,14 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
         if problems:
             raise CheckoutRefused(problems)
 
+        # Created under the lock: its time is the rows' place in the queue.
         order = Order.objects.create(
-            number=_new_order_number(),
+            number=number,
             user=customer.user,
             email=customer.email,
             full_name=customer.full_name,
             address=customer.address,
         )
-        tier = 0
-        if customer.user is not None:
-            tier = (
-                CustomerTier.objects.filter(user=customer.user).values_list("priority", flat=True).first()
-                or 0
-            )
         rows, takes = [], []
         by_product: dict[int, list[Stock]] = defaultdict(list)
         for stock in stocks.values():
@@ -154,5 +154,7 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
             )
             for r in rows
         )
-        order_placed.send(sender=Order, order=order, decisions=[d for _, d in decisions])
+        # Receivers write here only what must commit with the order (the emails are
+        # rendered after commit: rendering here would hold the locks).
+        order_placed.send(sender=Order, order=order, decisions=[d for _, d in decisions], rows=rows)
     return order
