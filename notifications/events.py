@@ -166,6 +166,12 @@ def _order_placed_messages(order: Order, snapshot: dict, defaults) -> list:
     return messages + _low_stock_messages(free, defaults=defaults, day=dt.date.fromisoformat(snapshot["day"]))
 
 
+def _defaults_if_backordered(rows):
+    """The global settings, read once for all orders, when a backordered row needs them
+    (silent backorders); None otherwise, so nothing is read."""
+    return global_settings_get() if any(r.status == RowStatus.BACKORDERED for r in rows) else None
+
+
 def _per_order(kind: str, rows) -> None:
     """One email per order for an event touching many rows, in a constant number of queries."""
     fresh = OrderRow.objects.select_related("product", "source", "order").filter(pk__in=[r.pk for r in rows])
@@ -173,8 +179,13 @@ def _per_order(kind: str, rows) -> None:
     for row in fresh:
         by_order[row.order].append(row)
     messages = []
+    defaults = _defaults_if_backordered(fresh)
     for order, order_rows in sorted(by_order.items(), key=lambda item: item[0].pk):
-        context = {"order": order, "lines": _row_lines(order_rows), "order_url": order_url(order)}
+        context = {
+            "order": order,
+            "lines": _row_lines(order_rows, defaults=defaults),
+            "order_url": order_url(order),
+        }
         key = f"{order.number}:{_event_key(order_rows)}"
         messages.append(outbox_message(kind=kind, key=key, to=order.email, context=context))
     outbox_write(messages=messages)
@@ -278,8 +289,9 @@ def notify_promises_slipped(*, slips) -> None:
     for row in rows:
         by_order[row.order].append(row)
     messages = []
+    defaults = _defaults_if_backordered(rows)
     for order, order_rows in sorted(by_order.items(), key=lambda item: item[0].pk):
-        lines = _row_lines(order_rows)
+        lines = _row_lines(order_rows, defaults=defaults)
         for line in lines:
             line["was"] = new_dates[line["row"].pk].was
         key = order.number + ":" + ",".join(sorted(f"{r.pk}>{new_dates[r.pk].now}" for r in order_rows))

@@ -1,0 +1,128 @@
+"""Query counts of the write paths, pinned: each costs the same number of queries
+whatever the number of lines or rows it handles (STYLE: "a test pins the number of
+queries on every hot path"). A change that adds a query per row fails here.
+
+Counts are taken inside the test's transaction, so each service's atomic block
+shows as a SAVEPOINT and a RELEASE SAVEPOINT. Allocation (backorders_allocate) is
+pinned in test_allocation.py, the outbox send in tests/notifications/test_outbox.py.
+"""
+
+import datetime as dt
+
+import pytest
+
+from catalog.models import GlobalSettings
+from orders.models import CustomerTier, OrderRow, RowStatus
+from orders.services import (
+    CartLine,
+    Customer,
+    checkout_place_order,
+    preorders_release,
+    promises_refresh,
+    row_cancel,
+)
+from tests.catalog.factories import ProductFactory
+from tests.helpers import receive
+from tests.inventory.factories import SourceFactory
+from tests.orders.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(autouse=True)
+def global_settings():
+    return GlobalSettings.get_solo()  # created on first read: a live shop has it
+
+
+@pytest.fixture
+def main():
+    return SourceFactory(code="main", priority=1)
+
+
+@pytest.fixture
+def overflow():
+    return SourceFactory(code="overflow", priority=2)
+
+
+def place(lines, *, user=None, today=None):
+    customer = Customer(email="ada@example.com", full_name="Ada", address="1 Way", user=user)
+    return checkout_place_order(lines=[CartLine(p.pk, q) for p, q in lines], customer=customer, today=today)
+
+
+@pytest.mark.parametrize("count", [1, 5, 20])
+def test_checkout_costs_the_same_queries_for_1_5_or_20_lines(
+    main, overflow, count, django_assert_num_queries
+):
+    user = UserFactory()
+    CustomerTier.objects.create(user=user, priority=1)
+    lines = []
+    for _ in range(count):
+        product = ProductFactory(notify=True)
+        receive(product, 1, main)
+        receive(product, 1, overflow)
+        lines.append((product, 3))  # a row from each source and one backordered: 3 rows a line
+
+    # Before the locks: customer tier. Then savepoint; lock products, lock stock; products;
+    # availability (global settings, free stock, waiting units, inbound supply); order
+    # insert; stock update; rows insert; events insert; the order's note for its emails
+    # (rendered after commit, see tests/notifications/test_order_placed_notes.py); release.
+    with django_assert_num_queries(15):
+        order = place(lines, user=user)
+
+    assert order.rows.count() == 3 * count
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_cancelling_rows_costs_the_same_queries_for_1_or_10_rows(main, count, django_assert_num_queries):
+    product = ProductFactory(backorderable=True)
+    receive(product, count, main)
+    order = place([(product, 2 * count)])  # `count` units allocated, `count` backordered: 2 rows
+    extra = [place([(product, 1)]) for _ in range(count - 1)]  # more backordered rows to cancel
+    row_ids = list(OrderRow.objects.filter(order__in=[order, *extra]).values_list("pk", flat=True))
+
+    # savepoint; product ids of the rows; lock products, lock stock; lock the rows; stock
+    # update (released units); row status updates, one per (status, source): the allocated
+    # row's and the waiting rows'; events insert; release savepoint
+    with django_assert_num_queries(10):
+        moved = row_cancel(row_ids=row_ids)
+
+    assert {row.status for row in moved} == {RowStatus.CANCELLED}
+    assert len(moved) == len(row_ids)
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_refreshing_promises_costs_the_same_queries_for_1_or_20_rows(count, django_assert_num_queries):
+    product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=10)
+    for _ in range(count):
+        place([(product, 1)], today=TODAY)
+    OrderRow.objects.update(promise_date=TODAY)  # every promise moves later: one email per order
+
+    # savepoint; product, global settings; free stock; inbound supply; waiting rows; promise
+    # update; the emails: rows with their orders, global settings (once for all orders),
+    # outbox insert; release savepoint
+    with django_assert_num_queries(11):
+        slips = promises_refresh(product_id=product.pk, today=TODAY)
+
+    assert len(slips) == count
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_releasing_a_product_costs_the_same_queries_for_1_or_10_preorders(
+    main, count, django_assert_num_queries
+):
+    game = ProductFactory(preorder_enabled=True, release_date=TODAY + dt.timedelta(days=7))
+    for _ in range(2 * count):
+        place([(game, 1)], today=TODAY)
+    receive(game, count, main)  # half of them are allocated, the other half wait as backorders
+
+    # released products (one query), then per product: one allocation batch with its emails
+    # (16, as pinned in test_allocation.py less the split row), then one batch moving the rest
+    # to backordered: savepoint, lock products, lock stock, lock rows, row update, events
+    # insert, the emails (rows with their orders, global settings once, outbox insert), release
+    with django_assert_num_queries(27):
+        released = preorders_release(today=TODAY + dt.timedelta(days=7))
+
+    assert released == [game.pk]
+    statuses = sorted(OrderRow.objects.filter(product=game).values_list("status", flat=True))
+    assert statuses == [RowStatus.ALLOCATED] * count + [RowStatus.BACKORDERED] * count
