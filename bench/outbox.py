@@ -37,12 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.allocation import (  # noqa: E402  (the repository root is put on sys.path above)
+from bench._common import (  # noqa: E402  (the repository root is put on sys.path above)
     BenchError,
     QueryLog,
     django_setup,
-    ensure_database,
-    guard_database,
+    format_table,
+    prepare_database,
+    server_line,
     wipe,
 )
 
@@ -231,15 +232,7 @@ def table(results: dict[str, list[Run]]) -> str:
                 f"{baseline / run.seconds:.2f}×" if baseline else "-",
             )
         )
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-
-    def fmt(row):
-        return "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-
-    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *(fmt(row) for row in lines)])
+    return format_table(header, lines)
 
 
 def profile(run: Run, *, top: int = 8) -> str:
@@ -256,24 +249,9 @@ def profile(run: Run, *, top: int = 8) -> str:
 
 
 def environment(*, batch_size: int) -> str:
-    import os
-    import platform
-
-    import django
     from django.conf import settings
-    from django.db import connection
 
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-            server = f"PostgreSQL {cursor.fetchone()[0]}"
-        else:
-            server = f"{connection.vendor} {connection.Database.sqlite_version}"
-    return (
-        f"database {connection.settings_dict['NAME']} on {server}; Django {django.get_version()}; "
-        f"Python {platform.python_version()}; {os.cpu_count()} CPUs; mail {settings.EMAIL_BACKEND}; "
-        f"batch size {batch_size}"
-    )
+    return server_line(f"mail {settings.EMAIL_BACKEND}; batch size {batch_size}")
 
 
 # -- Command line ------------------------------------------------------------------
@@ -303,13 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         django_setup()  # locmem mail ("memorymail://"), no broker, DEBUG off
         from django.conf import settings
-        from django.core.management import call_command
 
-        db = settings.DATABASES["default"]
-        guard_database(db, allow_sqlite=args.allow_sqlite)
-        if ensure_database(db):
-            print(f"created database {db['NAME']}")
-        call_command("migrate", interactive=False, verbosity=0)
+        prepare_database(allow_sqlite=args.allow_sqlite)
         batch_size = args.batch_size or settings.OUTBOX_BATCH_SIZE
         print(environment(batch_size=batch_size))
 
