@@ -30,15 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.allocation import (  # noqa: E402  (the repository root is put on sys.path above)
+from bench._common import (  # noqa: E402  (the repository root is put on sys.path above)
     BenchError,
-    build_waiting_rows,
     django_setup,
     ensure_database,
     guard_database,
-    setup_quiet,
     wipe,
 )
+from bench.allocation import build_waiting_rows, setup_quiet  # noqa: E402
 from bench.outbox import build_pending  # noqa: E402
 
 
