@@ -2,7 +2,7 @@
 
 config.apps.RestockAdminConfig makes this the default site, so every
 ``admin.register`` keeps working. The dashboard (``admin:dashboard``) shows the
-tables of notifications.dashboard with inline SVG charts; each table downloads
+tables of backoffice.dashboard with inline SVG charts; each table downloads
 as CSV at ``admin:dashboard_csv`` (``dashboard/<table>.csv``). Staff only
 (``admin_view``) and by model permission: the page needs ``orders.view_orderrow``,
 low stock ``inventory.view_stock``, inbound supply columns

@@ -15,11 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice import dashboard
+from backoffice.admin_site import RestockAdminSite
+from backoffice.charts import Bar, bar_chart
 from catalog.models import Product
 from inventory.models import InboundStatus, InboundSupply
-from notifications import dashboard
-from notifications.admin_site import RestockAdminSite
-from notifications.charts import Bar, bar_chart
 from notifications.models import OutboxMessage
 from orders.models import OrderRow, RowStatus
 from orders.services import CartLine, Customer, checkout_place_order, row_cancel, shipment_create

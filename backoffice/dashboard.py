@@ -33,10 +33,9 @@ from django.utils import timezone
 from catalog.models import Product
 from catalog.selectors import effective_setting
 from inventory.models import InboundStatus, InboundSupply, Stock
+from notifications.models import OutboxMessage, OutboxStatus
 from orders.models import WAITING, OrderRow, RowStatus
 from orders.selectors import row_counts_by_status
-
-from .models import OutboxMessage, OutboxStatus
 
 DEFAULT_TOP = 20
 DEFAULT_RISK_DAYS = 7
