@@ -249,14 +249,13 @@ class LockClock:
 def worker(name: str, products: tuple[int, int], index: int, checkouts: int, barrier, results) -> None:
     from django.db import connection
 
-    import notifications.events
     import notifications.services
     from orders.services import CartLine, Customer, checkout_place_order
 
     contender = CONTENDERS[name]
     contender.setup()
     # The send job is not run (bench/outbox.py measures it); the outbox rows stay pending.
-    notifications.services._enqueue_send = notifications.events._enqueue_send = lambda: None
+    notifications.services._enqueue_send = lambda: None
     product_id, warm_id = products
     customer = Customer(email=f"warm{index}@bench.invalid", full_name="Warm", address="1 Bench St")
     checkout_place_order(lines=[CartLine(warm_id, 1)], customer=customer)
@@ -297,10 +296,9 @@ def send_worker(stop, results, deferred: bool) -> None:
     told to stop and nothing is left; reports when it rendered the last one."""
     from django.db import connection
 
-    import notifications.events
     import notifications.services
 
-    notifications.services._enqueue_send = notifications.events._enqueue_send = lambda: None
+    notifications.services._enqueue_send = lambda: None
     render_notes()  # warm
     if deferred:
         stop.wait()

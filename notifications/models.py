@@ -98,7 +98,7 @@ class Subscription(models.Model):
 
 
 class OrderPlacedNote(models.Model):
-    """"Tell the customer about this order": written in the checkout's transaction.
+    """A placed order's emails, still to render: written in the checkout's transaction.
 
     Rendering the emails is slow, and row locks last until commit, so the checkout
     only records what the emails will say (its rows as placed, free stock after

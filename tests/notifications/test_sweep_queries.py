@@ -38,11 +38,9 @@ def main():
 @pytest.fixture
 def no_send_job(monkeypatch):
     """The send job queued after each commit would render and send at once (eager tasks)."""
-    import notifications.events as events
     import notifications.services as services
 
-    for module in (events, services):
-        monkeypatch.setattr(module, "_enqueue_send", lambda: None)
+    monkeypatch.setattr(services, "_enqueue_send", lambda: None)
 
 
 @pytest.fixture
