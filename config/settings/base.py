@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "notifications",
+    "backoffice",  # the admin site, dashboard, product admin, demo and simulation commands
     "axes",  # sign-in lockout; its admin lists locked clients and unlocks them
 ]
 
