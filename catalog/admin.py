@@ -1,6 +1,6 @@
 """Merchant admin for the catalog: the global settings page and the catalog half of the product admin.
 
-The product admin itself is registered in orders/admin/products.py, because its
+The product admin itself is registered in backoffice/admin/products.py, because its
 availability column and stock inline need apps above catalog; it builds on
 ProductAdminBase below, which only needs what catalog knows.
 """

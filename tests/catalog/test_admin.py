@@ -1,4 +1,4 @@
-"""Merchant admin for the catalog: global settings and products (registered in orders.admin)."""
+"""Merchant admin for the catalog: global settings and products (registered in backoffice.admin)."""
 
 import pytest
 from django.db import connection

@@ -1,6 +1,6 @@
 from django import template
 
-from ..selectors import row_counts_by_status
+from orders.selectors import row_counts_by_status
 
 register = template.Library()
 

@@ -1,6 +1,6 @@
 """The product admin: catalog's fields and effective settings, plus availability and stock.
 
-Registered here, not in catalog, because the availability column (orders.selectors)
+Registered in backoffice, not in catalog, because the availability column (orders.selectors)
 and the stock inline (inventory) come from apps above catalog.
 """
 
@@ -22,10 +22,9 @@ from catalog.models import Product
 from catalog.selectors import product_policy
 from inventory.admin import StockInline
 from inventory.models import Source, Stock
-
-from ..models import OrderRow, RowStatus
-from ..selectors import availability_for_many
-from ..services import allocation_preview, backorders_allocate
+from orders.models import OrderRow, RowStatus
+from orders.selectors import availability_for_many
+from orders.services import allocation_preview, backorders_allocate
 
 # Allocating and previewing allocations change (or show what would change) order rows.
 ALLOCATE_PERMISSION = "orders.change_orderrow"
@@ -179,7 +178,7 @@ class ProductAdmin(ProductAdminBase):
                 product_id=product.pk, source_id=source.pk, units=units, today=today, limit=PREVIEW_ROW_LIMIT
             )
             context.update(self._preview_rows(request, lines, units_left, source=source, units=units))
-        return TemplateResponse(request, "admin/orders/product/restock_preview.html", context)
+        return TemplateResponse(request, "admin/catalog/product/restock_preview.html", context)
 
     def _preview_rows(self, request, lines, units_left: int, *, source, units: int) -> dict:
         """Number the rows in queue order (the preview serves the queue from its head)."""
