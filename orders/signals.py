@@ -6,7 +6,7 @@ outbox rows atomically with it: if the change rolls back, so do its emails.
 
 from django.dispatch import Signal
 
-order_placed = Signal()  # order, decisions (one availability Decision per line, in line order)
+order_placed = Signal()  # order, decisions (one availability Decision per line, in line order), rows
 rows_allocated = Signal()  # rows: rows that just received restocked units (now allocated)
 shipment_created = Signal()  # shipment, rows (now shipped)
 preorders_released = Signal()  # rows: pre-ordered rows now waiting as backorders after release
