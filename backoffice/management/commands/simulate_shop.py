@@ -2,8 +2,6 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from orders.simulation import SimulationError, simulate_shop
-
 
 class Command(BaseCommand):
     help = (
@@ -21,6 +19,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, days: int, seed: int, keep: bool, **options):
+        # Here, not at the top: the harness imports time_machine and django.test (development
+        # only); loading this command (`simulate_shop --help`) must not load them.
+        from backoffice.simulation import SimulationError, simulate_shop
+
         try:
             result = simulate_shop(days=days, seed=seed, keep=keep)
         except SimulationError as exc:

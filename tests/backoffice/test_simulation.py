@@ -11,11 +11,12 @@ from django.core.management import CommandError, call_command
 from django.db.models import F
 from django.utils import timezone
 
+from backoffice import simulation
+from backoffice.simulation import Cause, MissReason, Outcome, Verdict
 from catalog.models import Product
 from inventory.models import InboundSupply, Source, Stock, StockMovement
 from inventory.services import inbound_cancel, inbound_create, inbound_receive, inbound_update, stock_adjust
 from notifications.models import OutboxMessage
-from orders import simulation
 from orders.models import CustomerTier, Order, OrderRow, RowEvent, Shipment
 from orders.services import (
     CartLine,
@@ -26,7 +27,6 @@ from orders.services import (
     row_cancel,
     row_release,
 )
-from orders.simulation import Cause, MissReason, Outcome, Verdict
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory

@@ -1,5 +1,9 @@
 """A shop on a fake clock, driven through the real services only (manage.py simulate_shop).
 
+A development harness: it imports time_machine and django.test, so only the
+simulate_shop command loads it, when it runs; nothing on the production import
+path imports this module.
+
 Day after day customers check out random carts, merchants order supply that
 arrives on time, late or never, customers and merchants cancel rows, merchants
 ship, and the scheduled jobs run as beat would run them. Nothing here writes a
@@ -50,11 +54,10 @@ from inventory.services import (
 )
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.services import outbox_send_batch
-
-from .exceptions import CheckoutRefused
-from .models import AT_SOURCE, WAITING, Order, OrderRow, RowEvent, RowStatus
-from .selectors import products_needing_allocation, products_with_waiting_rows, waiting_units_by_product
-from .services import (
+from orders.exceptions import CheckoutRefused
+from orders.models import AT_SOURCE, WAITING, Order, OrderRow, RowEvent, RowStatus
+from orders.selectors import products_needing_allocation, products_with_waiting_rows, waiting_units_by_product
+from orders.services import (
     CartLine,
     Customer,
     backorders_allocate,
@@ -64,7 +67,7 @@ from .services import (
     row_cancel,
     shipment_create,
 )
-from .services.promises import promises_explain
+from orders.services.promises import promises_explain
 
 START = dt.date(2025, 1, 6)  # fixed, so a seed always tells the same story
 SKU_PREFIX = "SIM-"
