@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -133,4 +134,4 @@ class Product(PolicyFields):
         return f"{self.name} ({self.sku})"
 
     def get_absolute_url(self) -> str:
-        return reverse("orders:product_detail", kwargs={"slug": self.slug})
+        return reverse(settings.CUSTOMER_URL_NAMES["product"], kwargs={"slug": self.slug})

@@ -8,7 +8,7 @@ urlpatterns = [
     # Before the auth URLs: the reset email goes through the outbox, rate-limited.
     path("accounts/password_reset/", notification_views.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("orders.urls")),
+    path("", include("storefront.urls")),
     path("", include("notifications.urls")),
 ]
 

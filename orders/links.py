@@ -3,6 +3,8 @@
 A link carries its time of signing and works GUEST_LINK_DAYS days: it shows the
 customer's name, email and address and lets them cancel rows, so it must not live
 for ever in an old mailbox. "Find my order" emails a fresh one to the order's address.
+The tokens are made and read here, for pages and emails alike; storefront serves the pages,
+found by their URL names in settings.CUSTOMER_URL_NAMES.
 """
 
 import datetime as dt
@@ -34,7 +36,7 @@ def guest_order_token(order: Order) -> str:
 
 
 def guest_order_path(order: Order) -> str:
-    return reverse("orders:guest_order", kwargs={"token": guest_order_token(order)})
+    return reverse(settings.CUSTOMER_URL_NAMES["guest_order"], kwargs={"token": guest_order_token(order)})
 
 
 def order_number_from_token(token: str) -> str:
@@ -52,7 +54,7 @@ def order_number_from_token(token: str) -> str:
 def order_url(order: Order) -> str:
     """Where the customer sees the order: the account page, or the signed guest page."""
     if order.user_id:
-        path = reverse("orders:order_detail", kwargs={"number": order.number})
+        path = reverse(settings.CUSTOMER_URL_NAMES["order"], kwargs={"number": order.number})
     else:
         path = guest_order_path(order)
     return settings.SITE_URL + path

@@ -68,7 +68,7 @@ class Order(models.Model):
         return self.number
 
     def get_absolute_url(self) -> str:
-        return reverse("orders:order_detail", kwargs={"number": self.number})
+        return reverse(settings.CUSTOMER_URL_NAMES["order"], kwargs={"number": self.number})
 
     @property
     def status(self) -> str:

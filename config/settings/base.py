@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "orders",
     "notifications",
     "backoffice",  # the admin site, dashboard, product admin, demo and simulation commands
+    "storefront",
     "axes",  # sign-in lockout; its admin lists locked clients and unlocks them
 ]
 
@@ -125,6 +126,13 @@ MERCHANT_EMAILS = env.list("MERCHANT_EMAILS", default=["merchant@restock.invalid
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # A guest order link (no sign-in) works this many days; "find my order" emails a fresh one.
 GUEST_LINK_DAYS = env.int("GUEST_LINK_DAYS", default=90)
+# The customer pages that models and emails link to, by URL name: storefront serves them, and
+# the apps below it reverse these names instead of importing storefront.
+CUSTOMER_URL_NAMES = {
+    "product": "storefront:product_detail",
+    "order": "storefront:order_detail",
+    "guest_order": "storefront:guest_order",
+}
 # The daily digest lists rows waiting at least this many days, in these age groups.
 AGED_BACKORDER_DAYS = [int(d) for d in env.list("AGED_BACKORDER_DAYS", default=["7", "30", "90"])]
 

@@ -99,7 +99,7 @@ def test_a_lost_database_connection_is_logged_with_its_exception(client, caplog,
         mock.patch("django.db.backends.base.base.BaseDatabaseWrapper.cursor", side_effect=error),
         caplog.at_level(logging.ERROR, logger="config.middleware"),
     ):
-        response = client.get(reverse("orders:product_list"))
+        response = client.get(reverse("storefront:product_list"))
     assert response.status_code == 503
     assert STOREFRONT_503 in response.content.decode()
     [record] = [r for r in caplog.records if r.name == "config.middleware"]
@@ -131,7 +131,7 @@ def test_other_database_errors_are_not_called_an_outage(client):
         ),
         pytest.raises(ProgrammingError),
     ):
-        client.get(reverse("orders:product_list"))
+        client.get(reverse("storefront:product_list"))
 
 
 # -- 403: what is missing --------------------------------------------------------------------

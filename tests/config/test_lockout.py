@@ -78,7 +78,7 @@ def test_shop_sign_in_refuses_the_right_password_after_five_failures(client, ada
     assert 'class="site-header"' in page  # the shop's own layout
     assert reverse("password_reset") in page
     assert signed_in_as(client) is None
-    assert client.get(reverse("orders:account")).status_code == 302  # still not signed in
+    assert client.get(reverse("storefront:account")).status_code == 302  # still not signed in
 
 
 def test_admin_sign_in_refuses_the_right_password_after_five_failures(client, admin_user):

@@ -214,7 +214,7 @@ def test_aged_backorders_digest_groups_by_product(settings):
 
 
 def test_checkout_refuses_an_email_with_a_line_break(client):
-    from orders.forms import CheckoutForm
+    from storefront.forms import CheckoutForm
 
     form = CheckoutForm(data={"email": "a@example.com\nBcc: x@example.com", "full_name": "A", "address": "x"})
     assert not form.is_valid()

@@ -119,7 +119,7 @@ def test_an_account_order_gets_its_account_page_not_a_guest_link(client, setting
     order = OrderFactory(user=ada)
     find(client, order.number, "ada@example.com")
     (message,) = links()
-    account_url = settings.SITE_URL + reverse("orders:order_detail", kwargs={"number": order.number})
+    account_url = settings.SITE_URL + reverse("storefront:order_detail", kwargs={"number": order.number})
     assert account_url in message.body_text
     assert "/orders/" not in message.body_text.replace(account_url, "")
     assert "sign in" in message.body_text

@@ -70,7 +70,7 @@ def post(client, product, email, ip="10.0.0.1"):
 
 
 def product_page(client, product) -> str:
-    response = client.get(reverse("orders:product_detail", kwargs={"slug": product.slug}))
+    response = client.get(reverse("storefront:product_detail", kwargs={"slug": product.slug}))
     assert response.status_code == 200
     return response.content.decode()
 
@@ -323,7 +323,7 @@ def test_the_alerts_page_needs_sign_in(client):
 
 def test_the_account_page_links_to_the_alerts(client, ada):
     client.force_login(ada)
-    html = client.get(reverse("orders:account")).content.decode()
+    html = client.get(reverse("storefront:account")).content.decode()
     assert f'href="{SUBSCRIPTIONS}"' in html and "Back-in-stock alerts" in html
 
 

@@ -228,10 +228,10 @@ def test_cart_and_checkout_say_when_waiting_units_are_expected(client, main):
     product = ProductFactory(backorderable=True, use_global_lead_time_days=False, lead_time_days=10)
     receive(product, 1, main)
     inbound_create(source=main, product=product, quantity=5, expected_date=days(4), reference="PO")
-    client.post(reverse("orders:cart_add"), {"product_id": product.pk, "quantity": 3})
+    client.post(reverse("storefront:cart_add"), {"product_id": product.pk, "quantity": 3})
     expected = f"The rest is expected to ship by {dt.date.today() + dt.timedelta(days=4):%-d %b %Y}."
-    assert expected in client.get(reverse("orders:cart")).content.decode()
-    assert expected in client.get(reverse("orders:checkout")).content.decode()
+    assert expected in client.get(reverse("storefront:cart")).content.decode()
+    assert expected in client.get(reverse("storefront:checkout")).content.decode()
 
 
 def test_product_page_says_when_the_next_unit_ships(client, main):

@@ -216,7 +216,7 @@ def test_demo_orders_wait_in_the_queue_with_promise_dates(seeded, client):
     # Through the sign-in page, as the printed login is used (django-axes needs the request).
     signed_in = client.post(reverse("login"), {"username": "customer", "password": "restock-demo"})
     assert signed_in.status_code == 302
-    account = client.get(reverse("orders:account")).content.decode()
+    account = client.get(reverse("storefront:account")).content.decode()
     assert all(order.number in account for order in Order.objects.filter(user__username="customer"))
 
 

@@ -82,7 +82,7 @@ def test_guest_shop_pages_and_confirmation_email(client, main, mode):
     ships_by = timezone.localdate() + dt.timedelta(days=LEAD_DAYS)
     silent = mode == SILENT
 
-    listing = client.get(reverse("orders:product_list")).content.decode()
+    listing = client.get(reverse("storefront:product_list")).content.decode()
     lamp_page = client.get(lamp.get_absolute_url()).content.decode()
     kettle_page = client.get(kettle.get_absolute_url(), {"quantity": 3}).content.decode()
     for html in (listing, lamp_page):
@@ -95,15 +95,15 @@ def test_guest_shop_pages_and_confirmation_email(client, main, mode):
     assert f"expected to ship by {day(ships_by)}" in kettle_page
     assert ("1 in stock now, 2 will be backordered." in kettle_page) is not silent
 
-    client.post(reverse("orders:cart_add"), {"product_id": lamp.pk, "quantity": 2})
-    added = client.post(reverse("orders:cart_add"), {"product_id": kettle.pk, "quantity": 3}, follow=True)
+    client.post(reverse("storefront:cart_add"), {"product_id": lamp.pk, "quantity": 2})
+    added = client.post(reverse("storefront:cart_add"), {"product_id": kettle.pk, "quantity": 3}, follow=True)
     cart = added.content.decode()  # with the "added" message
-    checkout = client.get(reverse("orders:checkout")).content.decode()
+    checkout = client.get(reverse("storefront:checkout")).content.decode()
     for html in (cart, checkout):
         assert f"to ship by {day(ships_by)}" in html
         assert ("2 will be backordered" in html) is not silent
 
-    placed = client.post(reverse("orders:checkout"), GUEST, follow=True)
+    placed = client.post(reverse("storefront:checkout"), GUEST, follow=True)
     order = Order.objects.get()
     confirmation_page = placed.content.decode()
     guest_page = client.get(order_url(order).removeprefix("http://127.0.0.1:8000")).content.decode()

@@ -14,7 +14,7 @@ from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
-ADD_URL = reverse("orders:cart_add")
+ADD_URL = reverse("storefront:cart_add")
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def source():
 
 
 def page(client, product, **params):
-    response = client.get(reverse("orders:product_detail", kwargs={"slug": product.slug}), params)
+    response = client.get(reverse("storefront:product_detail", kwargs={"slug": product.slug}), params)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -43,7 +43,7 @@ def test_list_shows_active_products_with_badge_and_state_button(client, source):
     ProductFactory(name="Record", preorder=True)
     ProductFactory(name="Retired", is_active=False)
 
-    html = client.get(reverse("orders:product_list")).content.decode()
+    html = client.get(reverse("storefront:product_list")).content.decode()
 
     assert "Kettle" in html and "In stock" in html and "Add to cart" in html
     assert "Poster" in html and "Out of stock" in html
@@ -56,14 +56,14 @@ def test_list_shows_active_products_with_badge_and_state_button(client, source):
 def test_list_is_paginated_by_twelve(client):
     for i in range(13):
         ProductFactory(name=f"Item {i:02d}")
-    first = client.get(reverse("orders:product_list")).content.decode()
-    second = client.get(reverse("orders:product_list"), {"page": 2}).content.decode()
+    first = client.get(reverse("storefront:product_list")).content.decode()
+    second = client.get(reverse("storefront:product_list"), {"page": 2}).content.decode()
     assert "Item 11" in first and "Item 12" not in first
     assert "Item 12" in second and "Item 00" not in second
     assert "Page 2 of 2" in second
     # A page number that is not one falls back to a real page instead of an error.
-    assert client.get(reverse("orders:product_list"), {"page": "x"}).status_code == 200
-    assert client.get(reverse("orders:product_list"), {"page": "999"}).status_code == 200
+    assert client.get(reverse("storefront:product_list"), {"page": "x"}).status_code == 200
+    assert client.get(reverse("storefront:product_list"), {"page": "999"}).status_code == 200
 
 
 def test_product_list_queries_do_not_grow_with_products(client, django_assert_num_queries, source):
@@ -74,13 +74,13 @@ def test_product_list_queries_do_not_grow_with_products(client, django_assert_nu
             receive(product, 1, SourceFactory())
 
     make(3)
-    client.get(reverse("orders:product_list"))  # warm up: the global settings row is created once
+    client.get(reverse("storefront:product_list"))  # warm up: the global settings row is created once
     with CaptureQueriesContext(connection) as few:
-        assert client.get(reverse("orders:product_list")).status_code == 200
+        assert client.get(reverse("storefront:product_list")).status_code == 200
     expected = len(few)  # read it now: the next request resets the connection's query log
     make(9)
     with django_assert_num_queries(expected):
-        assert client.get(reverse("orders:product_list")).status_code == 200
+        assert client.get(reverse("storefront:product_list")).status_code == 200
 
 
 # -- product page -------------------------------------------------------------------------------
@@ -88,8 +88,8 @@ def test_product_list_queries_do_not_grow_with_products(client, django_assert_nu
 
 def test_inactive_or_unknown_product_page_is_404(client):
     retired = ProductFactory(is_active=False)
-    assert client.get(reverse("orders:product_detail", kwargs={"slug": retired.slug})).status_code == 404
-    assert client.get(reverse("orders:product_detail", kwargs={"slug": "nope"})).status_code == 404
+    assert client.get(reverse("storefront:product_detail", kwargs={"slug": retired.slug})).status_code == 404
+    assert client.get(reverse("storefront:product_detail", kwargs={"slug": "nope"})).status_code == 404
 
 
 def test_in_stock_and_low_stock_badges(client, source):
@@ -188,7 +188,7 @@ def test_product_page_queries_do_not_grow_with_stock_rows_or_orders(client, djan
     receive(product, 2, SourceFactory())
     customer = Customer("a@example.com", "A", "Street 1")
     checkout_place_order(lines=[CartLine(product.pk, 3)], customer=customer)
-    url = reverse("orders:product_detail", kwargs={"slug": product.slug})
+    url = reverse("storefront:product_detail", kwargs={"slug": product.slug})
     client.get(url)  # warm up
     with CaptureQueriesContext(connection) as few:
         assert client.get(url, {"quantity": 2}).status_code == 200

@@ -17,7 +17,7 @@ from tests.inventory.factories import SourceFactory
 from tests.orders.factories import PASSWORD, OrderFactory, OrderRowFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-ACCOUNT = reverse("orders:account")
+ACCOUNT = reverse("storefront:account")
 
 
 def texts(response) -> list[str]:
@@ -55,7 +55,7 @@ def signed_in(client, user):
 
 def test_sign_up_creates_the_account_with_email_and_signs_in(client):
     response = client.post(
-        reverse("orders:signup"),
+        reverse("storefront:signup"),
         {"username": "grace", "email": "grace@example.com", "password1": PASSWORD, "password2": PASSWORD},
         follow=True,
     )
@@ -68,11 +68,11 @@ def test_sign_up_creates_the_account_with_email_and_signs_in(client):
 
 def test_sign_up_follows_a_safe_next_only(client):
     data = {"username": "g1", "email": "g1@example.com", "password1": PASSWORD, "password2": PASSWORD}
-    response = client.post(reverse("orders:signup") + "?next=/checkout/", data)
+    response = client.post(reverse("storefront:signup") + "?next=/checkout/", data)
     assert response.url == "/checkout/"
     client.logout()
     data = {**data, "username": "g2", "email": "g2@example.com"}
-    response = client.post(reverse("orders:signup") + "?next=https://evil.example/", data)
+    response = client.post(reverse("storefront:signup") + "?next=https://evil.example/", data)
     assert response.url == ACCOUNT
 
 
@@ -89,7 +89,7 @@ def test_sign_up_follows_a_safe_next_only(client):
 def test_sign_up_errors(client, data, field):
     UserFactory(username="taken", email="taken@example.com")
     form = {"username": "new", "email": "new@example.com", "password1": PASSWORD, "password2": PASSWORD}
-    response = client.post(reverse("orders:signup"), {**form, **data})
+    response = client.post(reverse("storefront:signup"), {**form, **data})
     assert response.status_code == 200
     assert response.context["form"].errors[field]
     assert get_user_model().objects.count() == 1
@@ -115,7 +115,7 @@ def test_account_pages_need_sign_in(client, user):
 
 def test_auth_pages_render_in_the_shop_layout(client, signed_in):
     anonymous = Client()
-    for url in (reverse("login"), reverse("orders:signup"), reverse("password_reset")):
+    for url in (reverse("login"), reverse("storefront:signup"), reverse("password_reset")):
         assert 'href="/static/css/shop.css"' in anonymous.get(url).content.decode()
     assert "Change your password" in signed_in.get(reverse("password_change")).content.decode()
 
@@ -151,7 +151,7 @@ def test_another_customers_order_is_404(signed_in):
     guest = OrderFactory()
     assert signed_in.get(theirs.get_absolute_url()).status_code == 404
     assert signed_in.get(guest.get_absolute_url()).status_code == 404
-    assert signed_in.get(reverse("orders:order_detail", kwargs={"number": "R-NOPE"})).status_code == 404
+    assert signed_in.get(reverse("storefront:order_detail", kwargs={"number": "R-NOPE"})).status_code == 404
 
 
 def test_order_pages_queries_do_not_grow_with_rows(signed_in, user, django_assert_max_num_queries):
@@ -168,7 +168,7 @@ def test_order_pages_queries_do_not_grow_with_rows(signed_in, user, django_asser
 
 
 def cancel_url(order):
-    return reverse("orders:order_row_cancel", kwargs={"number": order.number})
+    return reverse("storefront:order_row_cancel", kwargs={"number": order.number})
 
 
 def test_customer_cancels_a_waiting_row(signed_in, user):
@@ -229,7 +229,7 @@ def test_guest_link_shows_the_order_and_cancels_waiting_rows(client):
     html = client.get(url).content.decode()
     assert order.number in html and "Lantern" in html
     waiting = row(order, RowStatus.BACKORDERED)
-    cancel = reverse("orders:guest_row_cancel", kwargs={"token": url.split("/")[-2]})
+    cancel = reverse("storefront:guest_row_cancel", kwargs={"token": url.split("/")[-2]})
     assert f'action="{cancel}"' in html
     response = client.post(cancel, {"row_id": waiting.pk}, follow=True)
     assert response.redirect_chain[-1][0] == url
@@ -243,13 +243,13 @@ def test_guest_link_cannot_be_forged_or_reused_for_another_order(client):
     order, other = place(), OrderFactory()
     token = guest_order_path(order).split("/")[-2]
     forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
-    assert client.get(reverse("orders:guest_order", kwargs={"token": forged})).status_code == 404
-    assert client.get(reverse("orders:guest_order", kwargs={"token": other.number})).status_code == 404
+    assert client.get(reverse("storefront:guest_order", kwargs={"token": forged})).status_code == 404
+    assert client.get(reverse("storefront:guest_order", kwargs={"token": other.number})).status_code == 404
     # A row of another order through this order's link.
     other_row = OrderRowFactory(order=other)
-    cancel = reverse("orders:guest_row_cancel", kwargs={"token": token})
+    cancel = reverse("storefront:guest_row_cancel", kwargs={"token": token})
     assert client.post(cancel, {"row_id": other_row.pk}).status_code == 404
-    forged_cancel = reverse("orders:guest_row_cancel", kwargs={"token": forged})
+    forged_cancel = reverse("storefront:guest_row_cancel", kwargs={"token": forged})
     assert client.post(forged_cancel, {"row_id": row(order, RowStatus.BACKORDERED).pk}).status_code == 404
     assert not OrderRow.objects.filter(status=RowStatus.CANCELLED).exists()
 
@@ -289,7 +289,7 @@ def test_my_guest_link_cannot_cancel_a_row_of_another_customers_order(client):
     their_row = row(theirs, RowStatus.BACKORDERED)
     token = guest_order_path(mine).split("/")[-2]
 
-    cancel = reverse("orders:guest_row_cancel", kwargs={"token": token})
+    cancel = reverse("storefront:guest_row_cancel", kwargs={"token": token})
     response = client.post(cancel, {"row_id": their_row.pk})
 
     assert response.status_code == 404

@@ -6,17 +6,17 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from orders.cart import SESSION_KEY
 from orders.models import Order, OrderRow
 from orders.services import CartLine, Customer, checkout_place_order
+from storefront.cart import SESSION_KEY
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
 from tests.orders.factories import OrderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-CHECKOUT = reverse("orders:checkout")
-CART = reverse("orders:cart")
+CHECKOUT = reverse("storefront:checkout")
+CART = reverse("storefront:cart")
 GUEST = {"email": "ada@example.com", "full_name": "Ada Lovelace", "address": "1 Analytical Way\nLondon"}
 
 
@@ -30,7 +30,7 @@ def sources():
 def add(client, product, quantity):
     # Followed, so the "added" message is shown (and used up) on the cart page.
     response = client.post(
-        reverse("orders:cart_add"), {"product_id": product.pk, "quantity": quantity}, follow=True
+        reverse("storefront:cart_add"), {"product_id": product.pk, "quantity": quantity}, follow=True
     )
     assert response.status_code == 200
 
@@ -53,7 +53,7 @@ def test_guest_checkout_places_the_order_and_shows_every_row(client, sources):
 
     order = Order.objects.get()
     assert response.status_code == 302
-    assert response.url == reverse("orders:order_confirmation", kwargs={"number": order.number})
+    assert response.url == reverse("storefront:order_confirmation", kwargs={"number": order.number})
     assert order.user is None and order.email == "ada@example.com" and order.address == GUEST["address"]
     assert client.session.get(SESSION_KEY) is None  # the cart is cleared
     page = client.get(response.url)
@@ -92,7 +92,7 @@ def test_signed_in_checkout_is_prefilled_and_linked_to_the_user(client, sources)
     response = client.post(CHECKOUT, {**form.initial, "email": "g@example.com"})
     order = Order.objects.exclude(pk=earlier.pk).get()
     assert order.user == user and order.email == "g@example.com"
-    assert response.url == reverse("orders:order_confirmation", kwargs={"number": order.number})
+    assert response.url == reverse("storefront:order_confirmation", kwargs={"number": order.number})
     html = client.get(response.url).content.decode()
     assert order.get_absolute_url() in html
 
@@ -233,7 +233,9 @@ def test_confirmation_page_is_only_for_the_session_that_placed_it(client, source
     stranger = Client()
     stranger.force_login(UserFactory())
     assert stranger.get(url).status_code == 404
-    assert client.get(reverse("orders:order_confirmation", kwargs={"number": "R-NOPE"})).status_code == 404
+    assert (
+        client.get(reverse("storefront:order_confirmation", kwargs={"number": "R-NOPE"})).status_code == 404
+    )
 
 
 def test_preorder_checkout_shows_preordered_row(client):

@@ -14,9 +14,8 @@ from django.contrib import messages
 
 from catalog.availability import Availability, Decision, Outcome
 from catalog.models import Product
-
-from .selectors import availability_for_many
-from .services import MAX_LINE_QUANTITY, CartLine
+from orders.selectors import availability_for_many
+from orders.services import MAX_LINE_QUANTITY, CartLine
 
 SESSION_KEY = "cart"
 # The outcome each line had when the customer last saw it, to tell them what changed.

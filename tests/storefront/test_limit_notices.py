@@ -28,11 +28,11 @@ def limited(mode: str, *, limit: int, waiting: int, name: str = "Brass Lamp"):
 
 
 def pages(client, product) -> dict[str, str]:
-    client.post(reverse("orders:cart_add"), {"product_id": product.pk, "quantity": 1})
+    client.post(reverse("storefront:cart_add"), {"product_id": product.pk, "quantity": 1})
     return {
-        "list": client.get(reverse("orders:product_list")).content.decode(),
+        "list": client.get(reverse("storefront:product_list")).content.decode(),
         "page": client.get(product.get_absolute_url()).content.decode(),
-        "cart": client.get(reverse("orders:cart")).content.decode(),
+        "cart": client.get(reverse("storefront:cart")).content.decode(),
     }
 
 

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
-from .services import MAX_LINE_QUANTITY
+from orders.services import MAX_LINE_QUANTITY
 
 # Larger than any primary key; keeps a lookup from overflowing the database integer.
 MAX_ID = 2**63 - 1

@@ -6,14 +6,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from orders.cart import SESSION_KEY
 from orders.services import CartLine, Customer, checkout_place_order
+from storefront.cart import SESSION_KEY
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
-CART = reverse("orders:cart")
+CART = reverse("storefront:cart")
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def stocked(source, qty=10, **kwargs):
 
 def add(client, product_id, quantity, follow=True):
     return client.post(
-        reverse("orders:cart_add"), {"product_id": product_id, "quantity": quantity}, follow=follow
+        reverse("storefront:cart_add"), {"product_id": product_id, "quantity": quantity}, follow=follow
     )
 
 
@@ -98,7 +98,9 @@ def test_bad_quantities_get_a_clear_message_and_write_nothing(client, source, qu
     product = stocked(source)
     response = add(client, product.pk, quantity)
     assert f"{product.name}: {message}" in texts(response)
-    assert response.redirect_chain[-1][0] == reverse("orders:product_detail", kwargs={"slug": product.slug})
+    assert response.redirect_chain[-1][0] == reverse(
+        "storefront:product_detail", kwargs={"slug": product.slug}
+    )
     assert cart_of(client) == {}
 
 
@@ -116,7 +118,7 @@ def test_inactive_product_is_404(client, source):
 
 def test_adding_needs_post(client, source):
     product = stocked(source)
-    response = client.get(reverse("orders:cart_add"), {"product_id": product.pk, "quantity": 1})
+    response = client.get(reverse("storefront:cart_add"), {"product_id": product.pk, "quantity": 1})
     assert response.status_code == 405
 
 
@@ -132,7 +134,7 @@ def test_change_quantity(client, source):
     product = stocked(source, qty=5)
     add(client, product.pk, 1)
     response = client.post(
-        reverse("orders:cart_update"), {"product_id": product.pk, "quantity": 4}, follow=True
+        reverse("storefront:cart_update"), {"product_id": product.pk, "quantity": 4}, follow=True
     )
     assert f"{product.name}: quantity changed to 4." in texts(response)
     assert cart_of(client) == {str(product.pk): 4}
@@ -143,7 +145,7 @@ def test_bad_or_unavailable_change_leaves_the_cart_alone(client, source, quantit
     product = stocked(source, qty=5)
     add(client, product.pk, 2)
     response = client.post(
-        reverse("orders:cart_update"), {"product_id": product.pk, "quantity": quantity}, follow=True
+        reverse("storefront:cart_update"), {"product_id": product.pk, "quantity": quantity}, follow=True
     )
     assert any("Your cart was not changed." in t for t in texts(response))
     assert cart_of(client) == {str(product.pk): 2}
@@ -152,7 +154,7 @@ def test_bad_or_unavailable_change_leaves_the_cart_alone(client, source, quantit
 def test_change_of_a_product_not_in_the_cart(client, source):
     product = stocked(source)
     response = client.post(
-        reverse("orders:cart_update"), {"product_id": product.pk, "quantity": 1}, follow=True
+        reverse("storefront:cart_update"), {"product_id": product.pk, "quantity": 1}, follow=True
     )
     assert f"{product.name} is not in your cart." in texts(response)
     assert cart_of(client) == {}
@@ -162,10 +164,10 @@ def test_remove(client, source):
     keep, drop = stocked(source), stocked(source)
     add(client, keep.pk, 1)
     add(client, drop.pk, 1)
-    response = client.post(reverse("orders:cart_remove"), {"product_id": drop.pk}, follow=True)
+    response = client.post(reverse("storefront:cart_remove"), {"product_id": drop.pk}, follow=True)
     assert f"{drop.name} was removed from your cart." in texts(response)
     assert cart_of(client) == {str(keep.pk): 1}
-    assert client.post(reverse("orders:cart_remove"), {"product_id": "x"}).status_code == 404
+    assert client.post(reverse("storefront:cart_remove"), {"product_id": "x"}).status_code == 404
 
 
 def test_empty_cart_page(client):

@@ -13,10 +13,10 @@ from django.conf import settings
 
 from catalog.availability import Availability, Badge, Decision
 from catalog.models import Backorders
+from orders.presentation import CustomerRow, rows_for_customer
+from orders.services import MAX_LINE_QUANTITY
 
 from ..cart import Cart, split_text
-from ..presentation import CustomerRow, rows_for_customer
-from ..services import MAX_LINE_QUANTITY
 
 register = template.Library()
 

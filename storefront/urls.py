@@ -1,0 +1,22 @@
+from django.urls import path
+
+from .views import account, accounts, cart, catalogue, checkout, links
+
+app_name = "storefront"
+
+urlpatterns = [
+    path("", catalogue.product_list, name="product_list"),
+    path("products/<slug:slug>/", catalogue.product_detail, name="product_detail"),
+    path("cart/", cart.cart_detail, name="cart"),
+    path("cart/add/", cart.cart_add, name="cart_add"),
+    path("cart/update/", cart.cart_update, name="cart_update"),
+    path("cart/remove/", cart.cart_remove, name="cart_remove"),
+    path("checkout/", checkout.checkout, name="checkout"),
+    path("checkout/thanks/<str:number>/", checkout.order_confirmation, name="order_confirmation"),
+    path("account/", account.account, name="account"),
+    path("account/orders/<str:number>/", account.order_detail, name="order_detail"),
+    path("account/orders/<str:number>/cancel/", account.order_row_cancel, name="order_row_cancel"),
+    path("orders/<str:token>/", links.guest_order, name="guest_order"),
+    path("orders/<str:token>/cancel/", links.guest_row_cancel, name="guest_row_cancel"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+]

@@ -1,0 +1,88 @@
+"""The signed-in customer's orders: the list, one order's page, cancelling a waiting row.
+The order page and its cancel form also serve the signed guest link (views.links)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from orders.exceptions import InvalidTransition, NotAllowed
+from orders.models import Order, OrderRow, RowStatus
+from orders.services import row_cancel
+
+from ..forms import RowCancelForm
+
+ORDERS_PER_PAGE = 20
+
+
+def orders_with_rows():
+    rows = OrderRow.objects.select_related("product", "source").order_by("line_no", "pk")
+    return Order.objects.prefetch_related(Prefetch("rows", queryset=rows))
+
+
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    orders = Order.objects.filter(user=request.user).prefetch_related("rows")
+    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    summaries = []
+    for order in page.object_list:
+        live = [r for r in order.rows.all() if r.status != RowStatus.CANCELLED]
+        summaries.append(
+            {
+                "order": order,
+                "units": sum(r.quantity for r in live),
+                "total": sum((r.line_total for r in live), 0),
+            }
+        )
+    return render(request, "storefront/account.html", {"page": page, "summaries": summaries})
+
+
+def order_page(request: HttpRequest, order: Order, *, cancel_url: str, guest: bool) -> HttpResponse:
+    return render(
+        request,
+        "storefront/order_detail.html",
+        {"order": order, "cancel_url": cancel_url, "guest": guest},
+    )
+
+
+@login_required
+@require_GET
+def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    # Another customer's order answers 404, exactly like an order that does not exist.
+    order = get_object_or_404(orders_with_rows(), number=number, user=request.user)
+    cancel_url = reverse("storefront:order_row_cancel", kwargs={"number": number})
+    return order_page(request, order, cancel_url=cancel_url, guest=False)
+
+
+def cancel_row(request: HttpRequest, order: Order) -> None:
+    form = RowCancelForm(request.POST)
+    if not form.is_valid():
+        raise Http404("No such row.")
+    row = get_object_or_404(
+        OrderRow.objects.select_related("product"), pk=form.cleaned_data["row_id"], order=order
+    )
+    try:
+        row_cancel(
+            row_ids=[row.pk],
+            user=request.user if request.user.is_authenticated else None,
+            by_customer=True,
+        )
+    except NotAllowed as refused:
+        messages.error(request, str(refused))
+    except InvalidTransition:
+        messages.error(request, f"{row.product.name}: this row can no longer be cancelled.")
+    else:
+        messages.success(request, f"Cancelled {row.quantity} × {row.product.name}.")
+
+
+@login_required
+@require_POST
+def order_row_cancel(request: HttpRequest, number: str) -> HttpResponse:
+    order = get_object_or_404(Order, number=number, user=request.user)
+    cancel_row(request, order)
+    return redirect("storefront:order_detail", number=number)

@@ -1,0 +1,95 @@
+"""Checkout and its confirmation page. The order is placed by
+orders.services.checkout_place_order."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from orders.exceptions import CheckoutRefused, EmptyCart
+from orders.links import guest_order_path
+from orders.models import Order
+from orders.services import Customer, checkout_place_order
+
+from ..cart import Cart
+from ..forms import CheckoutForm
+from .account import orders_with_rows
+
+PLACED_KEY = "orders_placed"  # order numbers this session placed: may see their confirmation
+PLACED_KEEP = 20
+
+
+def _checkout_initial(request: HttpRequest) -> dict:
+    user = request.user
+    if not user.is_authenticated:
+        return {}
+    last_address = user.orders.values_list("address", flat=True).first()
+    return {
+        "email": user.email,
+        "full_name": user.get_full_name() or user.get_username(),
+        "address": last_address or "",
+    }
+
+
+def _remember_placed(request: HttpRequest, order: Order) -> None:
+    placed = request.session.get(PLACED_KEY)
+    placed = [n for n in placed if isinstance(n, str)] if isinstance(placed, list) else []
+    request.session[PLACED_KEY] = [*placed[-(PLACED_KEEP - 1) :], order.number]
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest) -> HttpResponse:
+    cart = Cart(request.session)
+    review = cart.review()
+    review.flash(request)
+    if review.is_empty:
+        if not review.notices:
+            messages.info(request, "Your cart is empty.")
+        return redirect("storefront:cart")
+    problems = []
+    if request.method == "POST":
+        form = CheckoutForm(request.POST)
+        if review.notices:
+            # The customer has not seen these changes yet: show them before placing anything.
+            messages.warning(request, "Your cart changed. Please check it, then place your order again.")
+        elif form.is_valid():
+            data = form.cleaned_data
+            customer = Customer(
+                email=data["email"],
+                full_name=data["full_name"],
+                address=data["address"],
+                user=request.user if request.user.is_authenticated else None,
+            )
+            try:
+                order = checkout_place_order(lines=review.cart_lines(), customer=customer)
+            except CheckoutRefused as refused:
+                problems = refused.problems
+            except EmptyCart:
+                messages.info(request, "Your cart is empty.")
+                return redirect("storefront:cart")
+            else:
+                cart.clear()
+                _remember_placed(request, order)
+                messages.success(request, f"Thank you! Your order {order.number} is placed.")
+                return redirect("storefront:order_confirmation", number=order.number)
+    else:
+        form = CheckoutForm(initial=_checkout_initial(request))
+    return render(
+        request,
+        "storefront/checkout.html",
+        {"review": review, "form": form, "problems": problems},
+    )
+
+
+@require_GET
+def order_confirmation(request: HttpRequest, number: str) -> HttpResponse:
+    order = get_object_or_404(orders_with_rows(), number=number)
+    placed = request.session.get(PLACED_KEY)
+    own = request.user.is_authenticated and order.user_id == request.user.pk
+    if not own and not (isinstance(placed, list) and number in placed):
+        raise Http404("No such order.")
+    return render(
+        request,
+        "storefront/confirmation.html",
+        {"order": order, "guest_link": request.build_absolute_uri(guest_order_path(order))},
+    )
