@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, Q, Sum
 
-from .models import Stock, StockMovement
+from .models import InboundStatus, InboundSupply, MovementKind, Stock, StockMovement
 
 
 def free_stock_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
@@ -75,8 +75,6 @@ def stock_drift() -> list[Drift]:
 def inbound_open_by_product(*, product_ids: Iterable[int], with_ids: bool = False) -> dict[int, list[tuple]]:
     """Open inbound supply per product as (expected_date, quantity), earliest first, one query.
     Only active sources count, as for free stock. ``with_ids`` adds each supply's id third."""
-    from .models import InboundStatus, InboundSupply
-
     found: dict[int, list[tuple]] = {}
     rows = (
         InboundSupply.objects.filter(
@@ -94,8 +92,6 @@ def inbound_open_by_product(*, product_ids: Iterable[int], with_ids: bool = Fals
 def receipts_preview_figures(*, lines) -> tuple[dict[tuple[int, int], int], set[tuple[int, int, str]]]:
     """For receipt lines about to be received: on hand per (source_id, product_id), and the
     (source_id, product_id, reference) already received. Two queries, whatever the lines."""
-    from .models import MovementKind
-
     product_ids = {line.product.pk for line in lines}
     source_ids = {line.source.pk for line in lines}
     on_hand = {

@@ -9,9 +9,10 @@ from django.db import transaction
 
 from catalog.models import Product
 
-from .exceptions import InvalidQuantity, InventoryError, StockWouldGoNegative
-from .models import InboundStatus, InboundSupply, MovementKind, Source, Stock, StockMovement
-from .signals import stock_freed
+from ..exceptions import InvalidQuantity, StockWouldGoNegative
+from ..models import MovementKind, Source, Stock, StockMovement
+from ..selectors import stock_drift
+from ..signals import stock_freed
 
 StockKey = tuple[int, int]  # (source_id, product_id)
 
@@ -250,8 +251,6 @@ def stock_reconcile_fix(*, drifts: list) -> FixResult:
     A pair whose ledger sum is below what is allocated cannot be set without
     breaking allocated <= on hand; it is reported, not changed.
     """
-    from .selectors import stock_drift
-
     fixed, refused = [], []
     with transaction.atomic():
         keys = {(d.source_id, d.product_id) for d in drifts}
@@ -322,82 +321,3 @@ def stock_ship(*, shipped: list[tuple[Stock, int]], reference: str, user=None) -
         )
     Stock.objects.bulk_update(changed.values(), ["on_hand", "allocated"])
     StockMovement.objects.bulk_create(movements)
-
-
-# -- Inbound supply ----------------------------------------------------------------------
-
-
-def announce_supply_changed(product_ids: Iterable[int]) -> None:
-    from .signals import supply_changed
-
-    ids = sorted(set(product_ids))
-    if ids:
-        transaction.on_commit(partial(supply_changed.send, sender=InboundSupply, product_ids=ids))
-
-
-def inbound_create(
-    *, source: Source, product: Product, quantity: int, expected_date, reference: str
-) -> InboundSupply:
-    check_quantity(quantity)
-    if not reference.strip():
-        raise InvalidQuantity(field="reference", value=reference, message="Inbound supply needs a reference.")
-    with transaction.atomic():
-        supply = InboundSupply.objects.create(
-            source=source,
-            product=product,
-            quantity=quantity,
-            expected_date=expected_date,
-            reference=reference,
-        )
-        announce_supply_changed([product.pk])
-    return supply
-
-
-def inbound_update(*, supply: InboundSupply, quantity: int, expected_date) -> InboundSupply:
-    """Change what an open supply brings or when (a supplier's new date)."""
-    check_quantity(quantity)
-    with transaction.atomic():
-        locked = InboundSupply.objects.select_for_update().get(pk=supply.pk)
-        if locked.status != InboundStatus.OPEN:
-            raise InventoryError(f"Inbound {locked.reference} is {locked.status}; it can no longer change.")
-        locked.quantity, locked.expected_date = quantity, expected_date
-        locked.save(update_fields=["quantity", "expected_date", "updated_at"])
-        announce_supply_changed([locked.product_id])
-    return locked
-
-
-def inbound_receive(*, supply: InboundSupply, user=None) -> ReceiptResult:
-    """The supply arrived: a receipt under its reference (idempotent), and it is closed."""
-    with transaction.atomic():
-        locked = (
-            InboundSupply.objects.select_for_update(of=("self",))
-            .select_related("source", "product")
-            .get(pk=supply.pk)
-        )
-        if locked.status == InboundStatus.CANCELLED:
-            raise InventoryError(f"Inbound {locked.reference} was cancelled; receive stock instead.")
-        result = stock_receive(
-            source=locked.source,
-            product=locked.product,
-            quantity=locked.quantity,
-            reference=locked.reference,
-            user=user,
-        )
-        if locked.status == InboundStatus.OPEN:
-            locked.status = InboundStatus.RECEIVED
-            locked.save(update_fields=["status", "updated_at"])
-            announce_supply_changed([locked.product_id])
-    return result
-
-
-def inbound_cancel(*, supply: InboundSupply) -> InboundSupply:
-    with transaction.atomic():
-        locked = InboundSupply.objects.select_for_update().get(pk=supply.pk)
-        if locked.status != InboundStatus.OPEN:
-            raise InventoryError(
-                f"Inbound {locked.reference} is {locked.status}; only open supply can be cancelled."
-            )
-        locked.status = InboundStatus.CANCELLED
-        locked.save(update_fields=["status", "updated_at"])
-        announce_supply_changed([locked.product_id])
-    return locked
