@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, IntegerField, Q, Subquery, Sum
+from django.db.models.expressions import CombinedExpression
 
 from catalog.models import Product
 
@@ -20,6 +21,30 @@ class Source(models.Model):
         return f"{self.name} ({self.code})"
 
 
+def free_units() -> CombinedExpression:
+    """A stock row's free units in SQL: on hand less allocated (``Stock.free`` in Python)."""
+    return F("on_hand") - F("allocated")
+
+
+class StockQuerySet(models.QuerySet):
+    """The one definition of free stock in SQL: free units summed over active sources."""
+
+    def at_active_sources(self) -> "StockQuerySet":
+        """Stock at active sources: the only stock that is sold or allocated."""
+        return self.filter(source__is_active=True)
+
+    def free_by_product(self) -> "StockQuerySet":
+        """Free units over active sources, one ``{"product_id", "free"}`` row per product."""
+        return self.at_active_sources().values("product_id").annotate(free=Sum(free_units()))
+
+    def free_of(self, product) -> Subquery:
+        """Free units of ``product`` (e.g. ``OuterRef("pk")``) as a subquery to annotate
+        products with; NULL when it has no stock at an active source."""
+        return Subquery(
+            self.filter(product=product).free_by_product().values("free"), output_field=IntegerField()
+        )
+
+
 class Stock(models.Model):
     """Units of one product at one source. Changed only by inventory.services."""
 
@@ -27,6 +52,8 @@ class Stock(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stocks")
     on_hand = models.IntegerField(default=0)
     allocated = models.IntegerField(default=0)
+
+    objects = StockQuerySet.as_manager()
 
     class Meta:
         ordering = ["product_id", "source__priority", "source_id"]
@@ -44,6 +71,7 @@ class Stock(models.Model):
 
     @property
     def free(self) -> int:
+        """Free units of this row (``free_units()`` in SQL); they count only at an active source."""
         return self.on_hand - self.allocated
 
 

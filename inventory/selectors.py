@@ -3,19 +3,22 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
 
 from .models import InboundStatus, InboundSupply, MovementKind, Stock, StockMovement
 
 
 def free_stock_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
     """Free units (on hand - allocated) over active sources, per product, in one query."""
-    rows = (
-        Stock.objects.filter(product_id__in=list(product_ids), source__is_active=True)
-        .values("product_id")
-        .annotate(free=Sum(F("on_hand") - F("allocated")))
-    )
+    rows = Stock.objects.filter(product_id__in=list(product_ids)).free_by_product()
     return {row["product_id"]: row["free"] or 0 for row in rows}
+
+
+def stocks_in_priority(stocks: Iterable[Stock]) -> list[Stock]:
+    """Loaded stock rows whose free units count (active sources, as in free_by_product), in
+    the order units are taken from them: source priority, then source id."""
+    active = [stock for stock in stocks if stock.source.is_active]
+    return sorted(active, key=lambda stock: (stock.source.priority, stock.source_id))
 
 
 @dataclass(frozen=True)

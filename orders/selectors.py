@@ -3,7 +3,7 @@
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -88,14 +88,8 @@ def products_needing_allocation(*, today: dt.date | None = None) -> list[int]:
     waiting = OrderRow.objects.filter(product=OuterRef("pk")).filter(
         Q(status=RowStatus.BACKORDERED) | Q(status=RowStatus.PREORDERED, product__release_date__lte=today)
     )
-    free = (
-        Stock.objects.filter(product=OuterRef("pk"), source__is_active=True)
-        .values("product")
-        .annotate(free=Sum(F("on_hand") - F("allocated")))
-        .values("free")
-    )
     return list(
-        Product.objects.annotate(free=Subquery(free))
+        Product.objects.annotate(free=Stock.objects.free_of(OuterRef("pk")))
         .filter(Exists(waiting), free__gt=0)
         .order_by("pk")
         .values_list("pk", flat=True)

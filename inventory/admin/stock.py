@@ -6,7 +6,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import DataError
-from django.db.models import F
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,7 +15,7 @@ from catalog.models import Product
 
 from ..exceptions import InvalidQuantity, InventoryError, StockWouldGoNegative
 from ..forms import AdjustStockForm, ReceiveStockForm
-from ..models import InboundSupply, Source, Stock, StockMovement
+from ..models import InboundSupply, Source, Stock, StockMovement, free_units
 from ..restock_import import COLUMNS as RESTOCK_COLUMNS
 from ..restock_import import restock_parse
 from ..selectors import receipts_preview_figures
@@ -102,7 +101,7 @@ class StockAdmin(ProductSourceColumns, CsvImportMixin, ReadOnlyAdmin):
     fields = ("product", "source", "on_hand", "allocated", "free")
     readonly_fields = fields
 
-    @admin.display(description="free", ordering=F("on_hand") - F("allocated"))
+    @admin.display(description="free", ordering=free_units())
     def free(self, stock):
         return stock.free
 

@@ -19,6 +19,7 @@ from catalog.availability import is_preorder
 from catalog.models import PartialAllocation, Product
 from catalog.selectors import product_policy
 from inventory.models import Source, Stock
+from inventory.selectors import stocks_in_priority
 from inventory.services import stock_allocate, stock_lock
 
 from ..models import QUEUE_ORDER, OrderRow, RowStatus
@@ -79,9 +80,7 @@ def _waiting_statuses(product: Product, today: dt.date) -> list[str]:
 
 
 def _free_by_source(stocks: dict) -> list[tuple[int, int]]:
-    active = [s for s in stocks.values() if s.source.is_active]
-    active.sort(key=lambda s: (s.source.priority, s.source_id))
-    return [(s.source_id, s.free) for s in active]
+    return [(s.source_id, s.free) for s in stocks_in_priority(stocks.values())]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from catalog.models import Product
 from inventory.models import Stock
+from inventory.selectors import stocks_in_priority
 from inventory.services import stock_allocate, stock_lock
 
 from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
@@ -124,13 +125,12 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
         )
         rows, takes = [], []
         by_product: dict[int, list[Stock]] = defaultdict(list)
-        for stock in stocks.values():
-            if stock.source.is_active:
-                by_product[stock.product_id].append(stock)
+        for stock in stocks_in_priority(stocks.values()):
+            by_product[stock.product_id].append(stock)
         for line_no, (product, decision) in enumerate(decisions, start=1):
             new_row = partial(_new_row, order=order, product=product, line_no=line_no, tier=tier)
             remaining = decision.from_stock
-            for stock in sorted(by_product[product.pk], key=lambda s: (s.source.priority, s.source_id)):
+            for stock in by_product[product.pk]:
                 take = min(stock.free, remaining)
                 if take > 0:
                     rows.append(new_row(status=RowStatus.ALLOCATED, quantity=take, source_id=stock.source_id))
