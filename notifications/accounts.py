@@ -1,5 +1,5 @@
 """Emails about a customer's access, through the outbox: the password-reset link and a
-fresh order link ("find my order"). Also the client address that sign-in lockout uses.
+fresh order link ("find my order"). The pages that ask for them are in storefront.
 
 Both emails are written to the outbox and sent by the worker, so a mail server that is
 down or stalled neither loses them nor holds the web request. Each request gets its own
@@ -10,7 +10,6 @@ import logging
 from uuid import uuid4
 
 from django.conf import settings
-from django.http import HttpRequest
 
 from orders.links import order_url
 from orders.models import Order
@@ -18,12 +17,6 @@ from orders.models import Order
 from .services import outbox_message, outbox_write
 
 log = logging.getLogger(__name__)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address as the rate limits read it (RATELIMIT_IP_META_KEY behind a proxy);
-    django-axes counts failed sign-ins per this address (AXES_CLIENT_IP_CALLABLE)."""
-    return request.META.get(settings.RATELIMIT_IP_META_KEY or "REMOTE_ADDR") or None
 
 
 def password_reset_mail(*, to: str, context: dict) -> None:

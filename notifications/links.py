@@ -14,7 +14,7 @@ ROW_CANCEL_MAX_AGE = 60 * 60 * 24 * 30  # a cancel link in an email works for 30
 
 def row_cancel_url(row: OrderRow) -> str:
     token = signing.dumps({"row": row.pk, "order": row.order.number}, salt=ROW_CANCEL_SALT, compress=True)
-    return settings.SITE_URL + reverse("notifications:row_cancel", kwargs={"token": token})
+    return settings.SITE_URL + reverse(settings.CUSTOMER_URL_NAMES["row_cancel"], kwargs={"token": token})
 
 
 def row_from_cancel_token(token: str) -> OrderRow:

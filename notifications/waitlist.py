@@ -19,7 +19,7 @@ UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 
 def unsubscribe_url(subscription: Subscription) -> str:
     token = signing.dumps(subscription.pk, salt=UNSUBSCRIBE_SALT)
-    return settings.SITE_URL + reverse("notifications:unsubscribe", kwargs={"token": token})
+    return settings.SITE_URL + reverse(settings.CUSTOMER_URL_NAMES["unsubscribe"], kwargs={"token": token})
 
 
 def subscription_from_token(token: str) -> Subscription | None:

@@ -1,9 +1,12 @@
-"""Storefront forms: they parse input only; availability and ordering live in services."""
+"""Storefront forms: they parse input only; availability, ordering and the emails they ask
+for live in services (the password reset's email goes through notifications' outbox)."""
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+from django.core.exceptions import ValidationError
 
+from notifications.accounts import password_reset_mail
 from orders.services import MAX_LINE_QUANTITY
 
 # Larger than any primary key; keeps a lookup from overflowing the database integer.
@@ -95,3 +98,82 @@ class SignupForm(UserCreationForm):
         if get_user_model().objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this email already exists. Sign in instead.")
         return email
+
+
+# -- back-in-stock address, password reset, find my order --------------------------------------
+
+
+def normalize_email(value: str) -> str:
+    """The address as the rate limit counts it: trimmed and case-folded."""
+    return value.strip().lower()
+
+
+def posted_address(group: str, request) -> str:
+    """django-ratelimit key: the address the form names, however it is spelled."""
+    return normalize_email(request.POST.get("email", ""))
+
+
+class SingleLineEmailField(forms.EmailField):
+    """An email address that may not hold a line break anywhere, not even at the end
+    (where plain EmailField would trim it away): a header injection attempt is refused."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and ("\n" in value or "\r" in value):
+            raise ValidationError("An email address cannot contain a line break.", code="line_break")
+        return super().to_python(value)
+
+
+EMAIL_ERRORS = {
+    "required": "Enter your email address.",
+    "invalid": "Enter a valid email address, like name@example.com.",
+    "max_length": "An email address has at most 254 characters.",
+}
+
+
+def _email_field(label: str = "Your email address") -> SingleLineEmailField:
+    field = SingleLineEmailField(label=label, max_length=254, error_messages=EMAIL_ERRORS)
+    field.widget.attrs.update(autocomplete="email", spellcheck="false")
+    return field
+
+
+class SubscribeForm(forms.Form):
+    email = SingleLineEmailField(label="Your email address", max_length=254, error_messages=EMAIL_ERRORS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update(autocomplete="email", spellcheck="false")
+
+
+class PasswordResetOutboxForm(PasswordResetForm):
+    """Django's reset form, but the email goes through the outbox instead of being sent
+    during the request (where a mail server that is down would lose it)."""
+
+    email = _email_field()
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        password_reset_mail(to=to_email, context=context)
+
+
+class FindOrderForm(forms.Form):
+    number = forms.CharField(
+        label="Order number",
+        max_length=20,
+        help_text="As in your confirmation email, like R-ABCD2345.",
+        error_messages={
+            "required": "Enter your order number.",
+            "max_length": "An order number has at most 20 characters.",
+        },
+    )
+    email = _email_field("Email address the order was placed with")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["number"].widget.attrs.update(autocomplete="off", spellcheck="false")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import account, accounts, cart, catalogue, checkout, links
+from .views import account, accounts, cart, catalogue, checkout, links, waitlist
 
 app_name = "storefront"
 
@@ -19,4 +19,9 @@ urlpatterns = [
     path("orders/<str:token>/", links.guest_order, name="guest_order"),
     path("orders/<str:token>/cancel/", links.guest_row_cancel, name="guest_row_cancel"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("cancel/<str:token>/", links.row_cancel_link, name="row_cancel"),
+    path("notify-me/<slug:slug>/", waitlist.subscribe, name="subscribe"),
+    path("unsubscribe/<str:token>/", waitlist.unsubscribe, name="unsubscribe"),
+    path("account/subscriptions/", waitlist.subscriptions, name="subscriptions"),
+    path("find-my-order/", accounts.find_order, name="find_order"),
 ]

@@ -104,8 +104,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # Not reset on success: axes would also wipe the client's failures against other usernames,
 # so an attacker with an account of their own could clear their counter by signing in.
 AXES_RESET_ON_SUCCESS = False
-AXES_LOCKOUT_CALLABLE = "notifications.views.signin_locked"
-AXES_CLIENT_IP_CALLABLE = "notifications.accounts.client_ip"  # the address the rate limits use
+AXES_LOCKOUT_CALLABLE = "storefront.views.accounts.signin_locked"
+AXES_CLIENT_IP_CALLABLE = "storefront.views.accounts.client_ip"  # the address the rate limits use
 AXES_DISABLE_ACCESS_LOG = True  # failures only, not a table of every sign-in
 
 LANGUAGE_CODE = "en-us"
@@ -132,6 +132,8 @@ CUSTOMER_URL_NAMES = {
     "product": "storefront:product_detail",
     "order": "storefront:order_detail",
     "guest_order": "storefront:guest_order",
+    "row_cancel": "storefront:row_cancel",
+    "unsubscribe": "storefront:unsubscribe",
 }
 # The daily digest lists rows waiting at least this many days, in these age groups.
 AGED_BACKORDER_DAYS = [int(d) for d in env.list("AGED_BACKORDER_DAYS", default=["7", "30", "90"])]

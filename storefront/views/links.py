@@ -1,14 +1,19 @@
-"""Pages reached by a signed link with no sign-in: a guest's order page and its cancel form.
-The tokens are made and read by orders.links."""
+"""Pages reached by a signed link with no sign-in: a guest's order page and its cancel form,
+and the cancel link in emails. The tokens are made and read by orders.links and
+notifications.links (emails carry them too)."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orders.links import LinkExpired, LinkInvalid, order_number_from_token
+from notifications.links import row_from_cancel_token
+from orders.exceptions import OrderError
+from orders.links import LinkExpired, LinkInvalid, order_number_from_token, order_url
 from orders.models import Order
+from orders.services import row_cancel
 
 from .account import cancel_row, order_page, orders_with_rows
 
@@ -49,3 +54,25 @@ def guest_row_cancel(request: HttpRequest, token: str) -> HttpResponse:
     order = get_object_or_404(Order, number=number)
     cancel_row(request, order)
     return redirect("storefront:guest_order", token=token)
+
+
+@require_http_methods(["GET", "POST"])
+def row_cancel_link(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks to confirm (mail scanners follow links), POST cancels. Works once."""
+    try:
+        row = row_from_cancel_token(token)
+    except LinkInvalid as exc:
+        return render(request, "storefront/row_cancel.html", {"error": str(exc)}, status=404)
+    if request.method == "POST":
+        try:
+            row_cancel(row_ids=[row.pk], by_customer=True, reason="Cancelled from email link")
+        except OrderError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{row.quantity} × {row.product.name} cancelled.")
+        return redirect(request.path)
+    return render(
+        request,
+        "storefront/row_cancel.html",
+        {"row": row, "order": row.order, "order_url": order_url(row.order)},
+    )

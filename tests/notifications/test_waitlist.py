@@ -32,7 +32,7 @@ from .conftest import celery_publishing
 
 pytestmark = pytest.mark.django_db
 
-SUBSCRIPTIONS = reverse("notifications:subscriptions")
+SUBSCRIPTIONS = reverse("storefront:subscriptions")
 LIMITED = "Too many back-in-stock requests"
 
 
@@ -62,7 +62,7 @@ def main():
 
 
 def subscribe_url(product) -> str:
-    return reverse("notifications:subscribe", kwargs={"slug": product.slug})
+    return reverse("storefront:subscribe", kwargs={"slug": product.slug})
 
 
 def post(client, product, email, ip="10.0.0.1"):
@@ -203,7 +203,7 @@ def test_bad_addresses_are_refused_with_a_clear_message(client, product, email, 
 def test_unknown_or_inactive_products_are_404(client):
     retired = ProductFactory(is_active=False)
     assert post(client, retired, "grace@example.com").status_code == 404
-    response = client.post(reverse("notifications:subscribe", kwargs={"slug": "nope"}), {"email": "a@b.co"})
+    response = client.post(reverse("storefront:subscribe", kwargs={"slug": "nope"}), {"email": "a@b.co"})
     assert response.status_code == 404
     assert not Subscription.objects.exists()
 
@@ -291,7 +291,7 @@ def test_unsubscribed_addresses_are_skipped_when_stock_returns(product, main):
 def test_a_tampered_unsubscribe_link_is_404_with_a_message(client, product, mangle):
     subscription = subscription_for(product)
     token = unsubscribe_url(subscription).rstrip("/").rsplit("/", 1)[-1]
-    url = reverse("notifications:unsubscribe", kwargs={"token": mangle(token)})
+    url = reverse("storefront:unsubscribe", kwargs={"token": mangle(token)})
     for response in (client.get(url), client.post(url)):
         assert response.status_code == 404
         assert "This unsubscribe link is not valid" in response.content.decode()
@@ -437,7 +437,7 @@ def test_restocks_tell_subscribers_once_in_sign_up_order_as_many_as_units(
             assert subscription_from_token(token).pk == fan.pk
         # The links work.
         assert client.get(path_of(product_link)).status_code == 200
-        unsubscribe = reverse("notifications:unsubscribe", kwargs={"token": token})
+        unsubscribe = reverse("storefront:unsubscribe", kwargs={"token": token})
         assert "Unsubscribe from" in client.get(unsubscribe).content.decode()
     assert [s.notified_at is not None for s in Subscription.objects.order_by("created_at")] == [
         True,

@@ -46,7 +46,7 @@ def test_a_link_works_until_its_last_day_then_says_it_expired(client, order):
     html = page.content.decode()
     assert EXPIRED in html
     assert "90 days" in html
-    assert reverse("notifications:find_order") in html  # how to get a new one
+    assert reverse("storefront:find_order") in html  # how to get a new one
     for private in ("Grace Hopper", "grace@example.com", "7 Harbour Road", order.number):
         assert private not in html
 

@@ -15,15 +15,14 @@ from django.utils import timezone
 
 from config.celery_app import app
 from notifications.models import OutboxMessage
-from notifications.views import FIND_ORDER_RATE_PER_ADDRESS, FIND_ORDER_RATE_PER_CLIENT
 from orders.links import guest_order_path
+from storefront.views.accounts import FIND_ORDER_RATE_PER_ADDRESS, FIND_ORDER_RATE_PER_CLIENT
+from tests.notifications.conftest import celery_publishing
 from tests.orders.factories import OrderFactory, OrderRowFactory, UserFactory
-
-from .conftest import celery_publishing
 
 pytestmark = pytest.mark.django_db
 
-FIND = reverse("notifications:find_order")
+FIND = reverse("storefront:find_order")
 SENT = "a link to the order is on its way to that address"
 PER_ADDRESS = int(FIND_ORDER_RATE_PER_ADDRESS.split("/")[0])
 PER_CLIENT = int(FIND_ORDER_RATE_PER_CLIENT.split("/")[0])

@@ -15,11 +15,10 @@ from django.utils import timezone
 from config.celery_app import app
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.services import outbox_send_batch
-from notifications.views import RESET_RATE_PER_ADDRESS, RESET_RATE_PER_CLIENT
+from storefront.views.accounts import RESET_RATE_PER_ADDRESS, RESET_RATE_PER_CLIENT
+from tests.notifications.conftest import celery_publishing, purge_broker
+from tests.notifications.smtp import SmtpSink
 from tests.orders.factories import UserFactory
-
-from .conftest import celery_publishing, purge_broker
-from .smtp import SmtpSink
 
 pytestmark = pytest.mark.django_db
 
