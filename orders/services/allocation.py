@@ -24,6 +24,7 @@ from inventory.services import stock_allocate, stock_lock
 
 from ..models import QUEUE_ORDER, OrderRow, RowStatus
 from ..signals import preorders_released, rows_allocated
+from .locks import rows_lock_queue
 from .rows import Move, rows_transition
 
 BATCH_SIZE = 1000
@@ -101,10 +102,9 @@ def _allocate_batch(*, product_id: int, today: dt.date, batch_size: int) -> tupl
         units = sum(amount for _, amount in free_by_source) - policy.safety_stock
         if units <= 0:
             return 0, 0, False
-        rows = list(
-            OrderRow.objects.select_for_update(of=("self",))
-            .filter(product_id=product_id, status__in=_waiting_statuses(product, today))
-            .order_by(*QUEUE_ORDER)[:batch_size]
+        rows = rows_lock_queue(
+            OrderRow.objects.filter(product_id=product_id, status__in=_waiting_statuses(product, today)),
+            limit=batch_size,
         )
         plan = plan_allocation(
             rows=rows, free_by_source=free_by_source, units=units, partial=policy.partial_allocation
@@ -210,10 +210,9 @@ def preorders_release(*, today: dt.date | None = None, batch_size: int = BATCH_S
         while True:
             with transaction.atomic():
                 stock_lock(product_ids=[product_id])
-                rows = list(
-                    OrderRow.objects.select_for_update(of=("self",))
-                    .filter(product_id=product_id, status=RowStatus.PREORDERED)
-                    .order_by(*QUEUE_ORDER)[:batch_size]
+                rows = rows_lock_queue(
+                    OrderRow.objects.filter(product_id=product_id, status=RowStatus.PREORDERED),
+                    limit=batch_size,
                 )
                 if rows:
                     moved = rows_transition(

@@ -1,7 +1,7 @@
 """Row status moves and what merchants and customers do to rows after checkout.
 
 Lock order everywhere: products, then their stock rows (inventory.services.stock_lock),
-then order rows, each in primary-key order.
+then order rows (.locks.rows_lock), each in primary-key order.
 """
 
 from collections import defaultdict
@@ -16,6 +16,9 @@ from inventory.services import stock_allocate, stock_lock, stock_release, stock_
 from ..exceptions import InvalidTransition, NotAllowed, NotEnoughFreeStock
 from ..models import ALLOWED_MOVES, WAITING, Order, OrderRow, RowEvent, RowStatus, Shipment
 from ..signals import rows_cancelled, shipment_created
+from .locks import rows_lock
+
+ROW_RELATED = ("order", "product", "source")  # what the row services below read and name
 
 
 @dataclass
@@ -105,20 +108,11 @@ def rows_transition(*, moves: list[Move], user=None, reason: str = "") -> list[O
     return targets
 
 
-def _locked_rows(row_ids) -> list[OrderRow]:
-    return list(
-        OrderRow.objects.select_for_update(of=("self",))
-        .filter(pk__in=list(row_ids))
-        .select_related("order", "product", "source")
-        .order_by("pk")
-    )
-
-
 def _lock_rows_and_stock(row_ids) -> tuple[list[OrderRow], dict]:
     """Lock the products and stock of these rows, then the rows, in that order."""
     product_ids = OrderRow.objects.filter(pk__in=list(row_ids)).values_list("product_id", flat=True)
     stocks = stock_lock(product_ids=list(product_ids))
-    return _locked_rows(row_ids), stocks
+    return rows_lock(row_ids=row_ids, select_related=ROW_RELATED), stocks
 
 
 def row_cancel(
@@ -166,7 +160,7 @@ def row_change_source(*, row_id: int, source: Source, user=None) -> OrderRow:
     with transaction.atomic():
         product_id = OrderRow.objects.values_list("product_id", flat=True).get(pk=row_id)
         stocks = stock_lock(product_ids=[product_id], create_for=[(source.pk, product_id)])
-        row = _locked_rows([row_id])[0]
+        row = rows_lock(row_ids=[row_id], select_related=ROW_RELATED)[0]
         if row.status != RowStatus.ALLOCATED:
             raise NotAllowed(f"Only allocated rows can move to another source; this one is {row.status}.")
         if row.source_id == source.pk:
