@@ -16,7 +16,8 @@ class RowStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# The only moves a row may make (DESIGN.md); orders.services.row_move enforces it.
+# The only moves a row may make (DESIGN.md); orders.services.rows_transition enforces it
+# (and lets an allocated row move to another source, staying allocated).
 ALLOWED_MOVES: dict[str, frozenset[str]] = {
     RowStatus.PREORDERED: frozenset({RowStatus.BACKORDERED, RowStatus.ALLOCATED, RowStatus.CANCELLED}),
     RowStatus.BACKORDERED: frozenset({RowStatus.ALLOCATED, RowStatus.CANCELLED}),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
+from django.utils import timezone
 
 from catalog.models import Product
 from inventory.models import Stock
@@ -14,9 +15,10 @@ from inventory.selectors import stocks_in_priority
 from inventory.services import stock_allocate, stock_lock
 
 from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
-from ..models import CustomerTier, Order, OrderRow, RowEvent, RowStatus
+from ..models import CustomerTier, Order, OrderRow, RowStatus
 from ..selectors import availability_for_many
 from ..signals import order_placed
+from .rows import Change, row_events_write
 
 MAX_LINE_QUANTITY = 10_000  # more than any real basket; refuses 10^9 before any work
 
@@ -142,17 +144,11 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
                 rows.append(new_row(status=status, quantity=waiting, promise_date=decision.ships_by))
         stock_allocate(takes=takes)
         OrderRow.objects.bulk_create(rows)
-        RowEvent.objects.bulk_create(
-            RowEvent(
-                row=r,
-                from_status="",
-                to_status=r.status,
-                quantity=r.quantity,
-                source_id=r.source_id,
-                user=customer.user,
-                reason="Order placed",
-            )
-            for r in rows
+        row_events_write(
+            changes=[Change(r, "", r.status, r.quantity, r.source_id) for r in rows],
+            user=customer.user,
+            reason="Order placed",
+            at=timezone.now(),
         )
         # Receivers write here only what must commit with the order (the emails are
         # rendered after commit: rendering here would hold the locks).

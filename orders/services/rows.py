@@ -4,6 +4,7 @@ Lock order everywhere: products, then their stock rows (inventory.services.stock
 then order rows (.locks.rows_lock), each in primary-key order.
 """
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -32,23 +33,57 @@ class Move:
     shipment: Shipment | None = None
 
 
+@dataclass(frozen=True)
+class Change:
+    """What one event records: the row as moved, from which status ("" when just placed)."""
+
+    row: OrderRow
+    from_status: str
+    to_status: str
+    quantity: int
+    source_id: int | None
+
+
+def row_events_write(*, changes: list[Change], user=None, reason: str, at: dt.datetime) -> None:
+    """The one writer of row events (what moved, who, when, why), one insert. The rows
+    must have their keys; rows_transition and the checkout call it."""
+    RowEvent.objects.bulk_create(
+        RowEvent(
+            row=change.row,
+            from_status=change.from_status,
+            to_status=change.to_status,
+            quantity=change.quantity,
+            source_id=change.source_id,
+            user=user,
+            reason=reason,
+            created_at=at,
+        )
+        for change in changes
+    )
+
+
 def rows_transition(*, moves: list[Move], user=None, reason: str = "") -> list[OrderRow]:
     """The one place row statuses change: checks the map, splits, records events.
 
-    A move of part of a row splits it: the moved units go to a new row that keeps
-    the original queue position and links to its origin. Bulk: one UPDATE per
-    distinct (status, source, shipment), one for split rows' quantities, one insert
-    of new rows, one of events, whatever the number of moves. Callers hold the locks.
+    An allocated row moved to another source (``to`` allocated, a new ``source_id``)
+    is a move like any other. A move of part of a row splits it: the moved units go
+    to a new row that keeps the original queue position and links to its origin.
+    Bulk: one UPDATE per distinct (status, source, shipment), one for split rows'
+    quantities, one insert of new rows, one of events, whatever the number of moves.
+    Callers hold the locks.
     """
     now = timezone.now()
     # Whole-row moves share a few (status, source, shipment) values: one UPDATE per value
     # instead of bulk_update's CASE WHEN per row and field (O(rows) Python, O(rows²) SQL).
     whole: dict[tuple, list[int]] = defaultdict(list)
-    split_origins, created, events = [], [], []
+    split_origins, created, changes = [], [], []
     for move in moves:
         row = move.row
         from_status = row.status
-        if move.to not in ALLOWED_MOVES[from_status]:
+        # Not in the map: an allocated row that stays allocated, at another source.
+        to_another_source = move.source_id is not None and move.source_id != row.source_id
+        source_move = from_status == move.to == RowStatus.ALLOCATED and to_another_source
+        if move.to not in ALLOWED_MOVES[from_status] and not source_move:
             raise InvalidTransition(row_id=row.pk, from_status=from_status, to_status=move.to)
         quantity = row.quantity if move.quantity is None else move.quantity
         if not 0 < quantity <= row.quantity:
@@ -82,30 +117,16 @@ def rows_transition(*, moves: list[Move], user=None, reason: str = "") -> list[O
             target.status, target.source_id, target.shipment = move.to, source_id, move.shipment
             whole[(move.to, source_id, move.shipment.pk if move.shipment else None)].append(row.pk)
         row.updated_at = now
-        events.append(
-            RowEvent(
-                row=target,
-                from_status=from_status,
-                to_status=move.to,
-                quantity=quantity,
-                source_id=source_id,
-                user=user,
-                reason=reason,
-                created_at=now,
-            )
-        )
+        changes.append(Change(target, from_status, move.to, quantity, source_id))
     for (status, source_id, shipment_id), pks in whole.items():
         OrderRow.objects.filter(pk__in=pks).update(
             status=status, source_id=source_id, shipment_id=shipment_id, updated_at=now
         )
     if split_origins:  # at most one per source and batch when allocating
         OrderRow.objects.bulk_update(split_origins, ["quantity", "updated_at"])
-    OrderRow.objects.bulk_create(created)
-    targets = [event.row for event in events]
-    for event, target in zip(events, targets, strict=True):
-        event.row = target  # split rows got their keys just now
-    RowEvent.objects.bulk_create(events)
-    return targets
+    OrderRow.objects.bulk_create(created)  # split rows get their keys before their events
+    row_events_write(changes=changes, user=user, reason=reason, at=now)
+    return [change.row for change in changes]
 
 
 def _lock_rows_and_stock(row_ids) -> tuple[list[OrderRow], dict]:
@@ -173,19 +194,13 @@ def row_change_source(*, row_id: int, source: Source, user=None) -> OrderRow:
         old = stocks[(row.source_id, product_id)]
         stock_release(releases=[(old, row.quantity)])
         stock_allocate(takes=[(target, row.quantity)])
-        from_code = old.source.code
-        row.source = source
-        row.save(update_fields=["source", "updated_at"])
-        RowEvent.objects.create(
-            row=row,
-            from_status=RowStatus.ALLOCATED,
-            to_status=RowStatus.ALLOCATED,
-            quantity=row.quantity,
-            source=source,
+        moved = rows_transition(
+            moves=[Move(row, RowStatus.ALLOCATED, source_id=source.pk)],
             user=user,
-            reason=f"Moved from {from_code} to {source.code}",
-        )
-    return row
+            reason=f"Moved from {old.source.code} to {source.code}",
+        )[0]
+        moved.source = source
+    return moved
 
 
 def shipment_create(*, order: Order, source: Source, row_ids: list[int] | None = None, user=None) -> Shipment:
