@@ -15,7 +15,7 @@ from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Source
 from inventory.selectors import free_stock_by_product
 from orders.links import order_url
-from orders.models import Order, OrderRow, RowStatus, Shipment
+from orders.models import WAITING, Order, OrderRow, RowStatus, Shipment
 from orders.presentation import rows_for_customer
 
 from . import services
@@ -38,7 +38,7 @@ def _row_lines(rows, *, defaults=None) -> list[dict]:
     lines = []
     for shown in rows_for_customer(sorted(rows, key=lambda r: (r.line_no, r.pk)), defaults=defaults):
         row = shown.row
-        waiting = row.status in (RowStatus.BACKORDERED, RowStatus.PREORDERED)
+        waiting = row.is_waiting
         expected = None
         if waiting:
             if row.status == RowStatus.PREORDERED:
@@ -246,9 +246,7 @@ def digest_aged_backorders(*, today: dt.date | None = None) -> int:
     oldest_age = min(settings.AGED_BACKORDER_DAYS)
     cutoff = timezone.now() - dt.timedelta(days=oldest_age)
     rows = list(
-        OrderRow.objects.filter(
-            status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED], queue_at__lte=cutoff
-        )
+        OrderRow.objects.filter(status__in=WAITING, queue_at__lte=cutoff)
         .select_related("product", "order")
         .order_by("product__name", "queue_at")
     )

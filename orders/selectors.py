@@ -13,16 +13,13 @@ from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Stock, StockMovement
 from inventory.selectors import free_stock_by_product, inbound_open_by_product
 
-from .models import OrderRow, RowEvent, RowStatus
+from .models import WAITING, OrderRow, RowEvent, RowStatus
 
 
 def waiting_units_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Units waiting per product and status (backordered, preordered), one query."""
     rows = (
-        OrderRow.objects.filter(
-            product_id__in=list(product_ids),
-            status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED],
-        )
+        OrderRow.objects.filter(product_id__in=list(product_ids), status__in=WAITING)
         .values("product_id", "status")
         .annotate(units=Sum("quantity"))
     )
@@ -98,7 +95,7 @@ def products_needing_allocation(*, today: dt.date | None = None) -> list[int]:
 
 def products_with_waiting_rows() -> list[int]:
     return list(
-        OrderRow.objects.filter(status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED])
+        OrderRow.objects.filter(status__in=WAITING)
         .values_list("product_id", flat=True)
         .distinct()
         .order_by("product_id")

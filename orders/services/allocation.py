@@ -22,7 +22,7 @@ from inventory.models import Source, Stock
 from inventory.selectors import stocks_in_priority
 from inventory.services import stock_allocate, stock_lock
 
-from ..models import QUEUE_ORDER, OrderRow, RowStatus
+from ..models import QUEUE_ORDER, WAITING, OrderRow, RowStatus
 from ..signals import preorders_released, rows_allocated
 from .locks import rows_lock_queue
 from .rows import Move, rows_transition
@@ -77,7 +77,7 @@ def _waiting_statuses(product: Product, today: dt.date) -> list[str]:
     # Pre-ordered rows join the queue once the product is released.
     if is_preorder(product, today):
         return [RowStatus.BACKORDERED]
-    return [RowStatus.BACKORDERED, RowStatus.PREORDERED]
+    return list(WAITING)
 
 
 def _free_by_source(stocks: dict) -> list[tuple[int, int]]:

@@ -18,7 +18,7 @@ from catalog.promise import Promise, fallback_date, promise_plan
 from catalog.selectors import product_policy
 from inventory.selectors import free_stock_by_product, inbound_open_by_product
 
-from ..models import QUEUE_ORDER, OrderRow, RowStatus
+from ..models import QUEUE_ORDER, WAITING, OrderRow, RowStatus
 from ..signals import promises_slipped
 
 PROMISE_BATCH = 1000
@@ -39,9 +39,7 @@ def _queue_promises(*, product_id: int, today: dt.date) -> list[tuple[OrderRow, 
     stock_now = free_stock_by_product(product_ids=[product_id]).get(product_id, 0) - policy.safety_stock
     inbound = inbound_open_by_product(product_ids=[product_id], with_ids=True).get(product_id, [])
     rows = list(
-        OrderRow.objects.filter(
-            product_id=product_id, status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED]
-        )
+        OrderRow.objects.filter(product_id=product_id, status__in=WAITING)
         .order_by(*QUEUE_ORDER)
         .only("pk", "quantity", "status", "promise_date", "queue_at")
     )
