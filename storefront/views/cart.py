@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from catalog.availability import Decision
 from catalog.models import Product
 from orders.selectors import availability_for
 from orders.services import MAX_LINE_QUANTITY
@@ -27,6 +28,22 @@ def _quantity_error(form) -> str:
     return " ".join(form.errors.get("quantity", ["Enter a valid quantity."]))
 
 
+class _Refused(Exception):
+    """The quantity asked for may not be in the cart; the message says why."""
+
+
+def _cart_set_checked(cart: Cart, product: Product, quantity: int) -> Decision:
+    """Put ``quantity`` of ``product`` in the cart if the per-order limit and availability
+    allow it; the decision says how it will be served. Raises _Refused with the reason."""
+    if quantity > MAX_LINE_QUANTITY:  # the form caps one entry; an add can pass it in total
+        raise _Refused(f"{product.name}: at most {MAX_LINE_QUANTITY:,} per order.")
+    decision = availability_for(product=product).decide(quantity)
+    if not decision.ok:
+        raise _Refused(decision.reason)
+    cart.set(product.pk, quantity, outcome=decision.outcome)
+    return decision
+
+
 @require_POST
 def cart_add(request: HttpRequest) -> HttpResponse:
     form = CartLineForm(request.POST)
@@ -38,14 +55,11 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     cart = Cart(request.session)
     added = form.cleaned_data["quantity"]
     total = cart.quantity_of(product.pk) + added
-    if total > MAX_LINE_QUANTITY:
-        messages.error(request, f"{product.name}: at most {MAX_LINE_QUANTITY:,} per order.")
+    try:
+        decision = _cart_set_checked(cart, product, total)
+    except _Refused as refused:
+        messages.error(request, str(refused))
         return redirect(back)
-    decision = availability_for(product=product).decide(total)
-    if not decision.ok:
-        messages.error(request, decision.reason)
-        return redirect(back)
-    cart.set(product.pk, total, outcome=decision.outcome)
     text = f"Added {added} × {product.name} to your cart."
     if decision.notify_customer:
         text += f" Of the {total} in your cart: {split_text(decision)}"
@@ -65,11 +79,11 @@ def cart_update(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"{product.name}: {_quantity_error(form)} Your cart was not changed.")
         return redirect("storefront:cart")
     quantity = form.cleaned_data["quantity"]
-    decision = availability_for(product=product).decide(quantity)
-    if not decision.ok:
-        messages.error(request, f"{decision.reason} Your cart was not changed.")
+    try:
+        decision = _cart_set_checked(cart, product, quantity)
+    except _Refused as refused:
+        messages.error(request, f"{refused} Your cart was not changed.")
         return redirect("storefront:cart")
-    cart.set(product.pk, quantity, outcome=decision.outcome)
     text = f"{product.name}: quantity changed to {quantity}."
     if decision.notify_customer:
         text += f" {split_text(decision)}"

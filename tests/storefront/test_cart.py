@@ -76,6 +76,14 @@ def test_add_more_than_available_is_refused_and_nothing_changes(client, source):
     assert cart_of(client) == {str(product.pk): 2}
 
 
+def test_adds_past_the_per_order_limit_in_total_are_refused(client, source):
+    product = stocked(source, qty=20_000)
+    add(client, product.pk, 6_000)
+    response = add(client, product.pk, 5_000)  # each is allowed, together they are not
+    assert f"{product.name}: at most 10,000 per order." in texts(response)
+    assert cart_of(client) == {str(product.pk): 6_000}
+
+
 def test_out_of_stock_product_cannot_be_added(client):
     product = ProductFactory()
     response = add(client, product.pk, 1)
