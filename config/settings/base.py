@@ -1,6 +1,7 @@
 """Settings shared by every environment. Every knob is an env var (django-environ)."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -27,6 +28,8 @@ INSTALLED_APPS = [
     "catalog",
     "inventory",
     "orders",
+    "payments",  # django-payments: the provider-agnostic payments library (billing.Payment)
+    "billing",
     "notifications",
     "backoffice",  # the admin site, dashboard, product admin, demo and simulation commands
     "storefront",
@@ -194,6 +197,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.import_restock_files",
         "schedule": env.float("RESTOCK_IMPORT_SECONDS", default=60.0),
     },
+    # Pending captures, refunds and releases whose job was lost (billing's ledger first).
+    "billing-settle-sweep": {
+        "task": "billing.tasks.settle_pending_sweep",
+        "schedule": env.float("BILLING_SETTLE_SWEEP_SECONDS", default=300.0),
+    },
 }
 
 # Outbox: messages per send batch, retries with exponential backoff and jitter.
@@ -213,6 +221,38 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 RESTOCK_IMPORT_DIR = Path(env("RESTOCK_IMPORT_DIR", default=str(BASE_DIR / "var" / "restock-inbox")))
 # Receipts above this many units in one line are refused as a likely typo.
 RESTOCK_MAX_QUANTITY = env.int("RESTOCK_MAX_QUANTITY", default=100_000)
+
+# Billing (billing/): one currency, flat shipping, one tax rate; each placed order snapshots
+# these (billing.OrderTotals), so changing them never changes a placed order.
+BILLING_CURRENCY = env("BILLING_CURRENCY", default="EUR")  # ISO 4217
+BILLING_SHIPPING = env("BILLING_SHIPPING", default="4.90")  # per order, entered like the prices
+BILLING_FREE_SHIPPING_FROM = env("BILLING_FREE_SHIPPING_FROM", default="50.00")  # subtotal; empty = never
+BILLING_TAX_RATE = env("BILLING_TAX_RATE", default="0.20")  # 0.20 = 20 %
+BILLING_PRICES_INCLUDE_TAX = env.bool("BILLING_PRICES_INCLUDE_TAX", default=True)
+# per_shipment: authorize at checkout, capture each shipment; at_checkout: capture it all at once.
+# Here, not in the admin's global settings: it must match what the provider can do (env).
+BILLING_SETTLEMENT = env("BILLING_SETTLEMENT", default="per_shipment")
+BILLING_PAYMENT_WINDOW_MINUTES = env.int("BILLING_PAYMENT_WINDOW_MINUTES", default=30)
+BILLING_AUTHORIZATION_DAYS = env.int("BILLING_AUTHORIZATION_DAYS", default=7)
+BILLING_PAY_LINK_ALERT_DAYS = env.int("BILLING_PAY_LINK_ALERT_DAYS", default=3)
+# A capture/refund job claims its ledger row this long; a crashed job's row is retried after.
+BILLING_CLAIM_SECONDS = env.int("BILLING_CLAIM_SECONDS", default=300)
+# django-payments: the dummy provider (a page to approve, decline or fail) unless PAYMENT_VARIANT
+# names a real one. Stripe's provider captures at checkout only (BILLING_SETTLEMENT=at_checkout).
+PAYMENT_MODEL = "billing.Payment"
+PAYMENT_VARIANT = env("PAYMENT_VARIANT", default="dummy")
+PAYMENT_VARIANTS = {
+    "dummy": ("billing.providers.DummyProvider", {}),
+    "stripe": (
+        "payments.stripe.StripeProviderV3",
+        {
+            "api_key": env("STRIPE_SECRET_KEY", default=""),
+            "endpoint_secret": env("STRIPE_WEBHOOK_SECRET", default=""),
+        },
+    ),
+}
+PAYMENT_HOST = urlsplit(SITE_URL).netloc
+PAYMENT_USES_SSL = urlsplit(SITE_URL).scheme == "https"
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,187 @@
+"""Reads of billing that need more than one line: the money invariants, orders to expire."""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from orders.models import Order, OrderRow, RowStatus
+
+from .models import (
+    OPEN_STATES,
+    EntryKind,
+    EntryState,
+    LedgerEntry,
+    LedgerLine,
+    OrderTotals,
+    PaymentPurpose,
+    Settlement,
+)
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class Finding:
+    order: str  # the order's number
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.order}: {self.message}"
+
+
+@dataclass
+class Reconciliation:
+    violations: list[Finding]  # an invariant is broken
+    open: list[Finding]  # not settled yet (a job pending, a pay link due, a refused capture)
+
+
+def ledger_reconcile(*, order_ids: list[int] | None = None) -> Reconciliation:
+    """Check DESIGN.md's money invariants for every order with totals (or those named):
+    per shipment, captured = shipped rows' value + shipping (on the first); prepaid,
+    captured − refunded = value of the rows not cancelled (+ shipping while any is not);
+    never a capture of a cancelled row; never a refund above its capture."""
+    totals_qs = OrderTotals.objects.select_related("order").order_by("pk")
+    if order_ids is not None:
+        totals_qs = totals_qs.filter(pk__in=order_ids)
+    result = Reconciliation([], [])
+    for chunk in _chunks(list(totals_qs), 500):
+        ids = [t.pk for t in chunk]
+        rows = defaultdict(list)
+        for row in OrderRow.objects.filter(order_id__in=ids):
+            rows[row.order_id].append(row)
+        entries = defaultdict(list)
+        for entry in LedgerEntry.objects.filter(order_id__in=ids).select_related("payment"):
+            entries[entry.order_id].append(entry)
+        lines = defaultdict(list)
+        for line in LedgerLine.objects.filter(entry__order_id__in=ids):
+            lines[line.entry_id].append(line)
+        for totals in chunk:
+            _check_order(totals, rows[totals.pk], entries[totals.pk], lines, result)
+    return result
+
+
+def _chunks(items, size):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _check_order(totals, rows, entries, lines, result: Reconciliation) -> None:
+    number = totals.order.number
+    by_pk = {r.pk: r for r in rows}
+
+    def violation(message):
+        result.violations.append(Finding(number, message))
+
+    for entry in entries:
+        if entry.state in OPEN_STATES:
+            result.open.append(
+                Finding(
+                    number,
+                    f"{entry.get_kind_display().lower()} of {entry.amount} "
+                    f"is {entry.get_state_display().lower()} (entry {entry.pk})",
+                )
+            )
+        children = [e for e in entries if e.parent_id == entry.pk]
+        drawn = sum((e.amount for e in children), start=ZERO)
+        if drawn != entry.drawn:
+            violation(f"entry {entry.pk} has {entry.drawn} drawn but its entries add up to {drawn}")
+        refunds = sum((e.amount for e in children if e.kind == EntryKind.REFUND), start=ZERO)
+        if entry.kind == EntryKind.CAPTURE and refunds > entry.amount:
+            violation(f"refunds of {refunds} above capture {entry.pk} of {entry.amount}")
+        for line in lines.get(entry.pk, []):
+            row = by_pk.get(line.row_id)
+            if row is None:
+                violation(f"entry {entry.pk} covers row {line.row_id} of another order")
+            elif entry.kind == EntryKind.CAPTURE and entry.shipment_id and row.status == RowStatus.CANCELLED:
+                violation(f"capture {entry.pk} charges cancelled row {row.pk}")
+            elif entry.kind == EntryKind.REFUND and line.amount > totals.row_value(row).gross:
+                violation(f"refund {entry.pk} gives back {line.amount} for row {row.pk}, worth less")
+
+    done = [e for e in entries if e.state == EntryState.SUCCEEDED]
+    checkout = [
+        e
+        for e in done
+        if e.parent_id is None
+        and e.payment_id
+        and e.payment.purpose == PaymentPurpose.CHECKOUT
+        and not e.idempotency_key.startswith("duplicate:")
+    ]
+    prepaid = totals.settlement == Settlement.AT_CHECKOUT and any(
+        e.kind == EntryKind.CAPTURE for e in checkout
+    )
+    if prepaid:
+        if any(e.kind == EntryKind.REFUND and e.state in OPEN_STATES for e in entries):
+            return  # refunds under way: listed as open
+        captured = sum((e.amount for e in done if e.kind == EntryKind.CAPTURE), start=ZERO)
+        refunded = sum((e.amount for e in done if e.kind == EntryKind.REFUND), start=ZERO)
+        live = [r for r in rows if r.status != RowStatus.CANCELLED]
+        expected = sum((totals.row_value(r).gross for r in live), start=ZERO)
+        expected += totals.shipping_gross if live else ZERO
+        if captured - refunded != expected:
+            violation(
+                f"prepaid: captured {captured} − refunded {refunded} ≠ {expected}, the rows not cancelled"
+                + (" and shipping" if live and totals.shipping_gross else "")
+            )
+        return
+    shipping_captures = [e for e in entries if e.kind == EntryKind.CAPTURE and e.covers_shipping]
+    if len(shipping_captures) > 1:
+        violation(f"shipping charged {len(shipping_captures)} times")
+    shipments = {r.shipment_id for r in rows if r.shipment_id}
+    for shipment_id in sorted(shipments):
+        captures = [e for e in entries if e.kind == EntryKind.CAPTURE and e.shipment_id == shipment_id]
+        if not captures:
+            violation(f"shipment {shipment_id} has no capture")
+            continue
+        capture = captures[0]
+        expected = sum(
+            (totals.row_value(r).gross for r in rows if r.shipment_id == shipment_id), start=ZERO
+        ) + (totals.shipping_gross if capture.covers_shipping else ZERO)
+        if capture.amount != expected:
+            violation(
+                f"shipment {shipment_id}: capture of {capture.amount} ≠ {expected}, its rows + shipping"
+            )
+
+
+def orders_payment_expired(*, now: dt.datetime | None = None):
+    """Orders whose time to pay has run out with no authorization or capture, and with rows
+    still to cancel: for the expiry job."""
+    now = now or timezone.now()
+    paid = LedgerEntry.objects.filter(
+        order=OuterRef("pk"),
+        parent__isnull=True,
+        kind__in=[EntryKind.AUTHORIZE, EntryKind.CAPTURE],
+        state=EntryState.SUCCEEDED,
+        payment__purpose=PaymentPurpose.CHECKOUT,
+    )
+    return (
+        Order.objects.filter(totals__pay_by__lt=now)
+        .exclude(Exists(paid))
+        .filter(rows__status__in=[RowStatus.ALLOCATED, RowStatus.BACKORDERED, RowStatus.PREORDERED])
+        .distinct()
+    )
+
+
+def pay_links_overdue(*, now: dt.datetime | None = None):
+    """Shipment captures waiting for a pay link longer than BILLING_PAY_LINK_ALERT_DAYS."""
+    now = now or timezone.now()
+    return LedgerEntry.objects.filter(
+        kind=EntryKind.CAPTURE,
+        state=EntryState.AWAITING_PAYMENT,
+        created_at__lt=now - dt.timedelta(days=settings.BILLING_PAY_LINK_ALERT_DAYS),
+    ).select_related("order", "shipment")
+
+
+def order_is_paid(*, order_id: int) -> bool:
+    """Authorized or captured at checkout: the order's emails may go out."""
+    return LedgerEntry.objects.filter(
+        order_id=order_id,
+        parent__isnull=True,
+        kind__in=[EntryKind.AUTHORIZE, EntryKind.CAPTURE],
+        state=EntryState.SUCCEEDED,
+        payment__purpose=PaymentPurpose.CHECKOUT,
+    ).exists()

@@ -1,0 +1,327 @@
+"""Billing's services on real checkouts, shipments and cancellations, paid with the dummy provider."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.utils import timezone
+from payments import PaymentStatus
+
+from billing.exceptions import (
+    AmountNotOrders,
+    CaptureOfCancelledRow,
+    NotPayable,
+    RefundAboveCapture,
+    RowNotInOrder,
+    RowNotRefundable,
+)
+from billing.models import DummyGatewayCall, EntryKind, EntryState, LedgerEntry, OrderTotals, Payment
+from billing.selectors import ledger_reconcile, order_is_paid, orders_payment_expired, pay_links_overdue
+from billing.services import pay_link_create, payment_start, rows_refund, shipment_capture
+from orders.models import RowStatus
+from orders.services import backorders_allocate, row_cancel, shipment_create
+from tests.billing.factories import pay, place, submit
+from tests.catalog.factories import ProductFactory
+from tests.helpers import receive
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("global_settings")]
+
+
+@pytest.fixture(autouse=True)
+def shop(settings):
+    settings.BILLING_CURRENCY = "EUR"
+    settings.BILLING_SHIPPING = "4.90"
+    settings.BILLING_FREE_SHIPPING_FROM = ""
+    settings.BILLING_TAX_RATE = "0.20"
+    settings.BILLING_PRICES_INCLUDE_TAX = True
+    settings.BILLING_SETTLEMENT = "per_shipment"
+    return settings
+
+
+@pytest.fixture
+def mixed(main):
+    """An order of one unit in stock (20.00) and two on backorder (10.00 each)."""
+    shelf = ProductFactory(price=D("20.00"))
+    receive(shelf, 1, main)
+    later = ProductFactory(price=D("10.00"), backorderable=True)
+    return shelf, later
+
+
+def entries(order, kind):
+    return list(LedgerEntry.objects.filter(order=order, kind=kind).order_by("pk"))
+
+
+def gateway(operation):
+    return sorted(c.amount for c in DummyGatewayCall.objects.filter(operation=operation))
+
+
+def row_of(order, product, status):
+    return order.rows.get(product=product, status=status)
+
+
+# -- totals snapshot --
+
+
+def test_checkout_snapshots_the_totals_and_later_settings_do_not_change_them(shop, mixed):
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])
+    totals = OrderTotals.objects.get(order=order)
+    assert (totals.subtotal, totals.shipping, totals.total) == (D("40.00"), D("4.90"), D("44.90"))
+    assert totals.tax == D("3.33") + D("1.67") * 2 + D("0.82")  # per unit: 20.00 → 3.33, 10.00 → 1.67
+    assert totals.settlement == "per_shipment"
+
+    shop.BILLING_SHIPPING, shop.BILLING_TAX_RATE, shop.BILLING_SETTLEMENT = "9.99", "0.07", "at_checkout"
+    payment = payment_start(order_id=order.pk)
+
+    totals.refresh_from_db()
+    assert (totals.total, totals.tax_rate, totals.settlement) == (D("44.90"), D("0.2000"), "per_shipment")
+    assert (payment.total, payment.delivery, payment.currency) == (D("44.90"), D("4.90"), "EUR")
+
+
+# -- per shipment --
+
+
+def test_per_shipment_authorizes_then_captures_each_shipment_and_shipping_once(
+    main, mixed, django_capture_on_commit_callbacks
+):
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = pay(order)
+    assert payment.status == PaymentStatus.PREAUTH
+    (auth,) = entries(order, EntryKind.AUTHORIZE)
+    assert (auth.amount, auth.state) == (D("44.90"), EntryState.SUCCEEDED)
+    assert order_is_paid(order_id=order.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = shipment_create(order=order, source=main)
+    receive(later, 2, main)
+    with django_capture_on_commit_callbacks(execute=True):
+        backorders_allocate(product_id=later.pk)
+        second = shipment_create(order=order, source=main)
+
+    captures = entries(order, EntryKind.CAPTURE)
+    assert [(c.shipment_id, c.amount, c.state) for c in captures] == [
+        (first.pk, D("24.90"), EntryState.SUCCEEDED),  # the shelf unit + shipping
+        (second.pk, D("20.00"), EntryState.SUCCEEDED),  # two backordered units, no shipping again
+    ]
+    assert gateway("capture") == [D("20.00"), D("24.90")]
+    assert entries(order, EntryKind.RELEASE) == []  # all of it was captured
+    assert ledger_reconcile().violations == []
+
+
+def test_cancelled_waiting_rows_are_never_captured_and_the_rest_is_released(
+    main, mixed, django_capture_on_commit_callbacks
+):
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+        shipment_create(order=order, source=main)
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[row_of(order, later, RowStatus.BACKORDERED).pk], by_customer=True)
+
+    (release,) = entries(order, EntryKind.RELEASE)
+    assert (release.amount, release.state) == (D("20.00"), EntryState.SUCCEEDED)
+    assert gateway("capture") == [D("24.90")]
+    assert gateway("release") == [D("20.00")]
+    assert ledger_reconcile().violations == []
+
+
+def test_an_expired_authorization_is_not_captured_the_customer_gets_a_pay_link(
+    main, mixed, settings, django_capture_on_commit_callbacks
+):
+    shelf, later = mixed
+    order = place([(shelf, 1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+    LedgerEntry.objects.filter(order=order).update(
+        created_at=timezone.now() - dt.timedelta(days=settings.BILLING_AUTHORIZATION_DAYS, minutes=1)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_create(order=order, source=main)
+
+    (capture,) = entries(order, EntryKind.CAPTURE)
+    assert (capture.state, capture.amount, capture.parent) == (EntryState.AWAITING_PAYMENT, D("24.90"), None)
+    assert gateway("capture") == []
+    assert [f.order for f in ledger_reconcile().open] == [order.number]
+    assert ledger_reconcile().violations == []
+    assert list(
+        pay_links_overdue(now=timezone.now() + dt.timedelta(days=settings.BILLING_PAY_LINK_ALERT_DAYS + 1))
+    )
+
+    link = pay_link_create(entry_id=capture.pk)
+    assert pay_link_create(entry_id=capture.pk) == link  # a second click gets the same payment
+    assert link.total == D("24.90")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert submit(link, PaymentStatus.CONFIRMED).redirected_to == link.get_success_url()
+    capture.refresh_from_db()
+    assert (capture.state, capture.payment) == (EntryState.SUCCEEDED, link)
+    assert ledger_reconcile().open == [] and ledger_reconcile().violations == []
+
+
+# -- charge at checkout --
+
+
+def test_prepaid_cancelled_rows_are_refunded_their_amount_and_shipping_when_nothing_is_left(
+    shop, main, mixed, django_capture_on_commit_callbacks
+):
+    shop.BILLING_SETTLEMENT = "at_checkout"
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order, PaymentStatus.CONFIRMED)
+    (capture,) = entries(order, EntryKind.CAPTURE)
+    assert (capture.amount, capture.covers_shipping) == (D("44.90"), True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[row_of(order, later, RowStatus.BACKORDERED).pk], by_customer=True)
+    assert [r.amount for r in entries(order, EntryKind.REFUND)] == [D("20.00")]
+    assert ledger_reconcile().violations == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[row_of(order, shelf, RowStatus.ALLOCATED).pk])
+    refunds = entries(order, EntryKind.REFUND)
+    assert [(r.amount, r.covers_shipping) for r in refunds] == [
+        (D("20.00"), False),
+        (D("20.00"), False),
+        (D("4.90"), True),
+    ]
+    assert {r.state for r in refunds} == {EntryState.SUCCEEDED}
+    assert gateway("refund") == [D("4.90"), D("20.00"), D("20.00")]
+    capture.refresh_from_db()
+    assert capture.drawn == capture.amount
+    assert ledger_reconcile().violations == []
+
+
+def test_prepaid_shipping_stays_charged_once_something_has_shipped(
+    shop, main, mixed, django_capture_on_commit_callbacks
+):
+    shop.BILLING_SETTLEMENT = "at_checkout"
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order, PaymentStatus.CONFIRMED)
+        shipment_create(order=order, source=main)
+        row_cancel(row_ids=[row_of(order, later, RowStatus.BACKORDERED).pk], by_customer=True)
+    assert [r.amount for r in entries(order, EntryKind.REFUND)] == [D("20.00")]
+    assert ledger_reconcile().violations == []
+
+
+# -- paying --
+
+
+def test_a_declined_payment_can_be_retried_and_two_tabs_share_one_payment(mixed):
+    shelf, _ = mixed
+    order = place([(shelf, 1)])
+    assert payment_start(order_id=order.pk) == payment_start(order_id=order.pk)
+    declined = pay(order, PaymentStatus.REJECTED)
+    assert declined.status == PaymentStatus.REJECTED
+    assert not order_is_paid(order_id=order.pk)
+
+    retried = pay(order)
+    assert retried != declined and retried.status == PaymentStatus.PREAUTH
+    assert order_is_paid(order_id=order.pk)
+    with pytest.raises(NotPayable, match="paid already"):
+        payment_start(order_id=order.pk)
+
+
+def test_a_second_payment_that_gets_through_is_given_back(mixed, django_capture_on_commit_callbacks):
+    shelf, _ = mixed
+    order = place([(shelf, 1)])
+    first = payment_start(order_id=order.pk)
+    first.status = PaymentStatus.INPUT
+    second = Payment.objects.create(
+        order=order, variant="dummy", currency="EUR", total=first.total, status=PaymentStatus.INPUT
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        first.change_status(PaymentStatus.PREAUTH)
+        second.change_status(PaymentStatus.PREAUTH)
+    (release,) = entries(order, EntryKind.RELEASE)
+    assert (release.payment, release.amount, release.state) == (second, first.total, EntryState.SUCCEEDED)
+    assert ledger_reconcile().violations == []
+
+
+def test_the_payment_window_closes(mixed, settings):
+    shelf, _ = mixed
+    order = place([(shelf, 1)])
+    late = timezone.now() + dt.timedelta(minutes=settings.BILLING_PAYMENT_WINDOW_MINUTES + 1)
+    with pytest.raises(NotPayable, match="run out"):
+        payment_start(order_id=order.pk, now=late)
+    assert list(orders_payment_expired(now=late)) == [order]
+    assert list(orders_payment_expired()) == []
+    pay(order)
+    assert list(orders_payment_expired(now=late)) == []
+
+
+# -- bad input: a clear error, nothing written --
+
+
+@pytest.fixture
+def prepaid(shop, mixed, django_capture_on_commit_callbacks):
+    shop.BILLING_SETTLEMENT = "at_checkout"
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order, PaymentStatus.CONFIRMED)
+    return order
+
+
+def test_refunding_a_row_of_another_order_writes_nothing(prepaid, mixed):
+    other = place([(mixed[1], 1)])
+    before = LedgerEntry.objects.count()
+    with pytest.raises(RowNotInOrder) as error:
+        rows_refund(order_id=prepaid.pk, row_ids=[other.rows.get().pk])
+    assert error.value.row_ids == [other.rows.get().pk]
+    assert LedgerEntry.objects.count() == before
+
+
+def test_refunding_a_row_not_cancelled_writes_nothing(prepaid):
+    row = prepaid.rows.get(status=RowStatus.ALLOCATED)
+    with pytest.raises(RowNotRefundable, match="allocated"):
+        rows_refund(order_id=prepaid.pk, row_ids=[row.pk])
+    assert not LedgerEntry.objects.filter(kind=EntryKind.REFUND).exists()
+
+
+def test_an_amount_in_another_currency_writes_nothing(prepaid, django_capture_on_commit_callbacks):
+    row = prepaid.rows.get(status=RowStatus.BACKORDERED)
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[row.pk], by_customer=True)
+    before = LedgerEntry.objects.count()
+    with pytest.raises(AmountNotOrders, match="USD"):
+        rows_refund(order_id=prepaid.pk, row_ids=[row.pk], amount=D("20.00"), currency="USD")
+    with pytest.raises(AmountNotOrders):
+        rows_refund(order_id=prepaid.pk, row_ids=[row.pk], amount=D("25.00"))
+    assert LedgerEntry.objects.count() == before
+
+
+def test_a_refund_above_the_capture_writes_nothing(main, mixed, django_capture_on_commit_callbacks):
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])  # per shipment: authorized, nothing captured
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+        row_cancel(row_ids=[row_of(order, later, RowStatus.BACKORDERED).pk], by_customer=True)
+    before = LedgerEntry.objects.count()
+    with pytest.raises(RefundAboveCapture) as error:
+        rows_refund(order_id=order.pk, row_ids=[row_of(order, later, RowStatus.CANCELLED).pk])
+    assert (error.value.requested, error.value.available) == (D("20.00"), D("0"))
+    assert LedgerEntry.objects.count() == before
+
+
+def test_capturing_a_cancelled_row_writes_nothing(shop, main, mixed, django_capture_on_commit_callbacks):
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])
+    shop.BILLING_SETTLEMENT = "per_shipment"
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+        OrderTotals.objects.filter(order=order).update(settlement="at_checkout")  # ship with no capture
+        shipment = shipment_create(order=order, source=main)
+        row_cancel(row_ids=[row_of(order, later, RowStatus.BACKORDERED).pk], by_customer=True)
+    OrderTotals.objects.filter(order=order).update(settlement="per_shipment")
+    before = LedgerEntry.objects.count()
+    with pytest.raises(CaptureOfCancelledRow):
+        shipment_capture(
+            shipment=shipment, rows=[*shipment.rows.all(), row_of(order, later, RowStatus.CANCELLED)]
+        )
+    assert LedgerEntry.objects.count() == before
