@@ -52,8 +52,8 @@ from inventory.services import (
     stock_adjust,
     stock_receive,
 )
+from notifications.events import emails_send_batch
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.services import outbox_send_batch
 from orders.exceptions import CheckoutRefused
 from orders.models import AT_SOURCE, WAITING, Order, OrderRow, RowEvent, RowStatus
 from orders.selectors import products_needing_allocation, products_with_waiting_rows, waiting_units_by_product
@@ -732,7 +732,7 @@ class _Simulation:
                 if slips:
                     self.count_slip_emails(slips)
         while True:
-            sent = outbox_send_batch(batch_size=200)
+            sent = emails_send_batch(batch_size=200)
             self.result.emails_sent += sent.sent
             if not (sent.sent + sent.retried + sent.failed):
                 break

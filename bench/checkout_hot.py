@@ -69,7 +69,7 @@ def in_lock_order_placed(sender, order, **kwargs) -> None:
     from catalog.models import Backorders
     from catalog.selectors import global_settings_get, product_policy
     from notifications.events import _orders_with_rows, _row_lines, low_stock_check
-    from notifications.services import outbox_message, outbox_write
+    from notifications.outbox import outbox_message, outbox_write
     from orders.links import order_url
     from orders.models import RowStatus
 
@@ -249,13 +249,13 @@ class LockClock:
 def worker(name: str, products: tuple[int, int], index: int, checkouts: int, barrier, results) -> None:
     from django.db import connection
 
-    import notifications.services
+    import notifications.outbox
     from orders.services import CartLine, Customer, checkout_place_order
 
     contender = CONTENDERS[name]
     contender.setup()
     # The send job is not run (bench/outbox.py measures it); the outbox rows stay pending.
-    notifications.services._enqueue_send = lambda: None
+    notifications.outbox._announce = lambda: None
     product_id, warm_id = products
     customer = Customer(email=f"warm{index}@bench.invalid", full_name="Warm", address="1 Bench St")
     checkout_place_order(lines=[CartLine(warm_id, 1)], customer=customer)
@@ -296,9 +296,9 @@ def send_worker(stop, results, deferred: bool) -> None:
     told to stop and nothing is left; reports when it rendered the last one."""
     from django.db import connection
 
-    import notifications.services
+    import notifications.outbox
 
-    notifications.services._enqueue_send = lambda: None
+    notifications.outbox._announce = lambda: None
     render_notes()  # warm
     if deferred:
         stop.wait()

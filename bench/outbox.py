@@ -10,7 +10,7 @@ memory), so the figures are the outbox's own cost, not a mail server's. Both end
 states are checked (every row sent once, one email per row with its own Message-ID);
 a wrong one stops the run with exit status 1. See bench/README.md.
 
-* **service**: ``notifications.services.outbox_send_batch`` in a loop until a batch
+* **service**: ``notifications.events.emails_send_batch`` in a loop until a batch
   finds nothing due, as the ``send_outbox`` task does: claim a batch (SELECT ... FOR
   UPDATE SKIP LOCKED, then one UPDATE for the lease), send over one connection, mark
   each row sent right after its send.
@@ -119,13 +119,13 @@ class Drained:
 
 
 def run_service(*, batch_size: int) -> Drained:
-    from notifications.services import outbox_send_batch
+    from notifications.events import emails_send_batch
 
     sent = batches = 0
     while True:
-        result = outbox_send_batch(batch_size=batch_size)
+        result = emails_send_batch(batch_size=batch_size)
         if result.retried or result.failed:
-            raise BenchError(f"outbox_send_batch reported {result}: nothing should fail here")
+            raise BenchError(f"emails_send_batch reported {result}: nothing should fail here")
         if not result.sent:
             return Drained(sent, batches)
         sent += result.sent
@@ -259,7 +259,7 @@ def environment(*, batch_size: int) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Outbox benchmark: notifications.services.outbox_send_batch vs a naive per-message loop.",
+        description="Outbox benchmark: notifications.events.emails_send_batch vs a naive per-message loop.",
     )
     parser.add_argument("--rows", type=int, default=TARGET_ROWS, help="pending outbox rows (default 10000)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the best is reported")

@@ -14,7 +14,7 @@ from django.conf import settings
 from orders.links import order_url
 from orders.models import Order
 
-from .services import outbox_message, outbox_write
+from .outbox import outbox_message, outbox_write
 
 log = logging.getLogger(__name__)
 

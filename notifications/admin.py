@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.text import Truncator
 
 from .models import OutboxMessage, Subscription
-from .services import outbox_retry
+from .outbox import outbox_retry
 
 
 @admin.register(OutboxMessage)

@@ -13,7 +13,9 @@ class NotificationsConfig(AppConfig):
         from orders import signals as orders
 
         from . import receivers
+        from .outbox import messages_written
 
+        messages_written.connect(receivers.send_outbox, dispatch_uid="send_outbox")
         stock_freed.connect(receivers.allocate_freed_stock, dispatch_uid="allocate_freed_stock")
         orders.order_placed.connect(receivers.order_placed, dispatch_uid="notify_order_placed")
         orders.rows_allocated.connect(receivers.rows_allocated, dispatch_uid="notify_rows_allocated")

@@ -26,6 +26,15 @@ def allocate_freed_stock(sender, product_ids, **kwargs) -> None:
             )
 
 
+def send_outbox(sender, **kwargs) -> None:
+    """outbox.messages_written arrives after commit: queue the send job. A broker that is
+    down only delays the messages (beat's periodic send picks them up)."""
+    try:
+        tasks.send_outbox.delay()
+    except OperationalError:
+        log.warning("Broker unreachable; the outbox waits for the periodic send")
+
+
 def order_placed(sender, order, rows, decisions, **kwargs) -> None:
     events.notify_order_placed(order=order, rows=rows, decisions=decisions)
 

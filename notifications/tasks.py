@@ -14,8 +14,8 @@ from inventory.restock_import import restock_import_folder
 from orders.selectors import products_needing_allocation, products_with_waiting_rows
 from orders.services import backorders_allocate, preorders_release, promises_refresh
 
-from .events import digest_aged_backorders
-from .services import LEASE, outbox_send_batch
+from .events import digest_aged_backorders, emails_send_batch
+from .outbox import LEASE
 from .waitlist import back_in_stock_notify, waitlist_openings
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def send_outbox(max_batches: int = 50) -> dict:
     for _ in range(max_batches):
         if timezone.now() > stop_at:
             break
-        result = outbox_send_batch(batch_size=settings.OUTBOX_BATCH_SIZE)
+        result = emails_send_batch(batch_size=settings.OUTBOX_BATCH_SIZE)
         for name in total:
             total[name] += getattr(result, name)
         if not (result.sent + result.retried + result.failed):

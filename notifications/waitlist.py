@@ -12,7 +12,7 @@ from catalog.models import Product
 from orders.selectors import availability_for_many, stock_freed_at
 
 from .models import Subscription
-from .services import outbox_message, outbox_write
+from .outbox import outbox_message, outbox_write
 
 UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 

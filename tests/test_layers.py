@@ -47,6 +47,7 @@ BREACHES = [
         FUNCTION_LOCAL,
         "orders is not allowed to import notifications",
         "orders.selectors -> notifications.models",
+        1,
         id="upward-function-local",
     ),
     pytest.param(
@@ -54,6 +55,9 @@ BREACHES = [
         "\nfrom storefront import urls  # noqa\n",
         "catalog is not allowed to import storefront",
         "catalog.models -> storefront.urls",
+        # Also the notifications layers: outbox -> models -> catalog.models -> storefront ->
+        # notifications.accounts, a chain from the outbox up to an email.
+        2,
         id="upward",
     ),
     # The interface apps are independent of each other.
@@ -62,6 +66,7 @@ BREACHES = [
         "\nfrom backoffice import dashboard  # noqa\n",
         "storefront is not allowed to import backoffice",
         "storefront.forms -> backoffice.dashboard",
+        1,
         id="sideways",
     ),
     # Settings name apps only as strings.
@@ -70,21 +75,34 @@ BREACHES = [
         "\nfrom catalog import models  # noqa\n",
         "config.settings is not allowed to import catalog",
         "config.settings.base -> catalog.models",
+        1,
         id="settings",
+    ),
+    # Inside notifications, the outbox knows no task (it announces messages_written).
+    pytest.param(
+        "notifications/outbox.py",
+        "\nfrom notifications import tasks  # noqa\n",
+        "notifications.outbox is not allowed to import notifications.tasks",
+        "notifications.outbox -> notifications.tasks",
+        1,
+        id="notifications-outbox-upward",
     ),
     # A development dependency outside the simulation harness.
     pytest.param(
-        "notifications/services.py",
+        "notifications/outbox.py",
         "\nimport time_machine  # noqa\n",
         "notifications is not allowed to import time_machine",
-        "notifications.services -> time_machine",
+        "notifications.outbox -> time_machine",
+        1,
         id="dev-dependency",
     ),
 ]
 
 
-@pytest.mark.parametrize("module, added, broken, route", BREACHES)
-def test_one_forbidden_import_breaks_the_contract_and_is_named(tmp_path, module, added, broken, route):
+@pytest.mark.parametrize("module, added, broken, route, contracts", BREACHES)
+def test_one_forbidden_import_breaks_the_contract_and_is_named(
+    tmp_path, module, added, broken, route, contracts
+):
     for root in ROOTS:
         shutil.copytree(REPO / root, tmp_path / root, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path)
@@ -94,7 +112,7 @@ def test_one_forbidden_import_breaks_the_contract_and_is_named(tmp_path, module,
     done = lint_imports(tmp_path)
 
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "1 broken" in done.stdout
+    assert f"{contracts} broken" in done.stdout
     assert broken in done.stdout
     assert route in done.stdout
 
@@ -103,7 +121,7 @@ def test_every_app_of_the_project_is_in_the_layers_contract():
     apps = {name.split(".")[0] for name in settings.INSTALLED_APPS}
     ours = {app for app in apps if (REPO / app / "__init__.py").exists()}
     assert set(ROOTS) == ours
-    (layers,) = [c for c in CONFIG["contracts"] if c["type"] == "layers"]
+    (layers,) = [c for c in CONFIG["contracts"] if c["type"] == "layers" and "containers" not in c]
     layered = {
         name.strip().strip("()").split(".")[0] for layer in layers["layers"] for name in layer.split("|")
     }

@@ -7,9 +7,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from notifications.events import digest_aged_backorders
+from notifications.events import digest_aged_backorders, emails_send_batch
 from notifications.models import OutboxMessage
-from notifications.services import outbox_send_batch
 from orders.models import OrderRow, RowStatus
 from orders.services import (
     CartLine,
@@ -36,7 +35,7 @@ def place(*lines, name="Ada Lovelace", email="ada@example.com", today=None):
 
 
 def sent(kind=None):
-    outbox_send_batch()
+    emails_send_batch()
     return [m for m in mail.outbox if kind is None or kind in m.subject]
 
 
@@ -153,7 +152,7 @@ def test_a_sent_message_made_due_again_is_not_sent_again(main):
     # As if a retry time were left on it: only pending (or abandoned) messages are claimed.
     OutboxMessage.objects.update(next_attempt_at=timezone.now() - dt.timedelta(hours=1))
 
-    assert outbox_send_batch().sent == 0
+    assert emails_send_batch().sent == 0
     assert len(mail.outbox) == 1
 
 

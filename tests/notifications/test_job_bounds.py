@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from config.celery_app import app
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.services import LEASE
+from notifications.outbox import LEASE
 from notifications.tasks import send_outbox
 
 from .conftest import celery_publishing

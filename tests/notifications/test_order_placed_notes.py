@@ -13,10 +13,9 @@ from django.core import mail
 from django.db import connection
 from django.test.signals import template_rendered
 
-from notifications.events import order_notes_render
+from notifications.events import emails_send_batch, order_notes_render
 from notifications.exceptions import HeaderInjection
 from notifications.models import OrderPlacedNote, OutboxMessage
-from notifications.services import outbox_send_batch
 from orders.models import Order
 from orders.services import CartLine, Customer, backorders_allocate, checkout_place_order
 from tests.catalog.factories import ProductFactory
@@ -32,7 +31,7 @@ def place(*lines, email="ada@example.com"):
 
 
 def sent(kind):
-    outbox_send_batch()
+    emails_send_batch()
     return [m for m in mail.outbox if kind in m.subject]
 
 
@@ -68,7 +67,7 @@ def test_the_checkout_renders_no_email_it_only_notes_what_they_will_say(main, se
     assert OrderPlacedNote.objects.filter(order=order).count() == 1
     assert not OutboxMessage.objects.exists()
 
-    outbox_send_batch()  # the send job renders the notes first
+    emails_send_batch()  # the send job renders the notes first
 
     assert sorted(m.subject for m in mail.outbox) == [
         f"Backorder placed: order {order.number}",
@@ -121,15 +120,15 @@ def test_a_note_that_fails_to_render_is_kept_and_rendered_by_the_next_send(main,
         return real(kind=kind, key=key, to=to, context=context)
 
     monkeypatch.setattr(events, "outbox_message", fails_for_the_first)
-    outbox_send_batch()
+    emails_send_batch()
 
     assert [m.to for m in mail.outbox] == [["second@example.com"]]  # the other order is not held up
     assert list(OrderPlacedNote.objects.values_list("order__number", flat=True)) == [broken.number]
     assert f"Order {broken.pk}: its emails could not be rendered" in caplog.text
 
     monkeypatch.setattr(events, "outbox_message", real)
-    outbox_send_batch()
-    outbox_send_batch()
+    emails_send_batch()
+    emails_send_batch()
 
     assert sorted(m.to[0] for m in mail.outbox) == ["first@example.com", "second@example.com"]
     assert not OrderPlacedNote.objects.exists()
@@ -139,9 +138,9 @@ def test_a_note_that_fails_to_render_is_kept_and_rendered_by_the_next_send(main,
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_racing_senders_render_each_note_once(main, monkeypatch):
-    import notifications.services as services
+    import notifications.outbox as outbox
 
-    monkeypatch.setattr(services, "_enqueue_send", lambda: None)  # no send job after each commit
+    monkeypatch.setattr(outbox, "_announce", lambda: None)  # no send job after each commit
     lamp = ProductFactory(name="Brass Lamp", backorderable=True)
     orders = [place((lamp, 1), email=f"c{n}@example.com") for n in range(40)]
     start = threading.Barrier(4)

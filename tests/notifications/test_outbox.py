@@ -6,9 +6,10 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.events import emails_send_batch
 from notifications.exceptions import HeaderInjection
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.services import outbox_retry, outbox_send_batch, outbox_write
+from notifications.outbox import outbox_retry, outbox_write
 from tests.notifications.failing_backend import RefusingBackend
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def refusing(settings):
 
 def test_pending_messages_are_sent_once_with_both_parts_and_a_stable_message_id():
     outbox_write(messages=[message(1), message(2)])
-    result = outbox_send_batch()
+    result = emails_send_batch()
     assert (result.sent, result.retried, result.failed) == (2, 0, 0)
     assert [m.subject for m in mail.outbox] == ["Message 1", "Message 2"]
     first = mail.outbox[0]
@@ -46,7 +47,7 @@ def test_pending_messages_are_sent_once_with_both_parts_and_a_stable_message_id(
     assert first.extra_headers["Message-ID"] == row.message_id
     assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)
     assert row.sent_at is not None
-    assert outbox_send_batch().sent == 0
+    assert emails_send_batch().sent == 0
     assert len(mail.outbox) == 2
 
 
@@ -81,7 +82,7 @@ def test_a_refused_message_is_retried_later_with_backoff_and_the_rest_go_out(ref
     outbox_write(messages=[message(1), message(2), message(3)])
     before = timezone.now()
 
-    result = outbox_send_batch()
+    result = emails_send_batch()
 
     assert (result.sent, result.retried) == (2, 1)
     row = OutboxMessage.objects.get(to_email="c2@example.com")
@@ -89,18 +90,18 @@ def test_a_refused_message_is_retried_later_with_backoff_and_the_rest_go_out(ref
     assert "SMTPRecipientsRefused" in row.last_error
     # first retry: 30 s with +-50 % jitter
     assert before + dt.timedelta(seconds=14) < row.next_attempt_at < before + dt.timedelta(seconds=46)
-    assert outbox_send_batch().retried == 0  # not due yet
+    assert emails_send_batch().retried == 0  # not due yet
     assert len(mail.outbox) == 2
 
 
 def test_server_down_loses_nothing_and_sends_once_it_is_back(refusing):
     refusing.down = True
     outbox_write(messages=[message(1), message(2)])
-    assert outbox_send_batch().retried == 2
+    assert emails_send_batch().retried == 2
     assert mail.outbox == []
     refusing.down = False
     OutboxMessage.objects.update(next_attempt_at=timezone.now())  # the backoff has passed
-    assert outbox_send_batch().sent == 2
+    assert emails_send_batch().sent == 2
     assert sorted(m.subject for m in mail.outbox) == ["Message 1", "Message 2"]
 
 
@@ -108,17 +109,17 @@ def test_after_the_last_attempt_a_message_is_failed_and_the_admin_can_retry_it(r
     settings.OUTBOX_MAX_ATTEMPTS = 2
     refusing.refuse = {"c1@example.com"}
     outbox_write(messages=[message(1)])
-    assert outbox_send_batch().retried == 1
+    assert emails_send_batch().retried == 1
     OutboxMessage.objects.update(next_attempt_at=timezone.now())
-    assert outbox_send_batch().failed == 1
+    assert emails_send_batch().failed == 1
     row = OutboxMessage.objects.get()
     assert (row.status, row.attempts) == (OutboxStatus.FAILED, 2)
     OutboxMessage.objects.update(next_attempt_at=timezone.now())
-    assert outbox_send_batch().failed == 0  # failed messages are not picked up again
+    assert emails_send_batch().failed == 0  # failed messages are not picked up again
 
     refusing.refuse = set()
     assert outbox_retry(message_ids=[row.pk]) == 1
-    assert outbox_send_batch().sent == 1
+    assert emails_send_batch().sent == 1
     row.refresh_from_db()
     assert (row.status, row.last_error) == (OutboxStatus.SENT, "")
 
@@ -128,13 +129,13 @@ def test_a_claimed_message_is_not_sent_by_another_worker_until_its_lease_expires
     OutboxMessage.objects.update(
         status=OutboxStatus.SENDING, claimed_until=timezone.now() + dt.timedelta(minutes=5)
     )
-    assert outbox_send_batch().sent == 0
+    assert emails_send_batch().sent == 0
     OutboxMessage.objects.update(claimed_until=timezone.now() - dt.timedelta(seconds=1))
-    assert outbox_send_batch().sent == 1  # the claimer died: its lease ran out
+    assert emails_send_batch().sent == 1  # the claimer died: its lease ran out
 
 
 def test_header_injection_is_refused_with_a_clear_error():
-    from notifications.services import outbox_message
+    from notifications.outbox import outbox_message
 
     with pytest.raises(HeaderInjection, match="recipient .* contains a line break"):
         outbox_message(kind="x", key="1", to="a@example.com\nBcc: all@example.com", context={})
@@ -146,7 +147,7 @@ def test_queries_per_batch_are_two_plus_one_per_message(size, django_assert_num_
     # any order notes to render? (none), savepoint, claim (select for update), lease update,
     # release, then one "sent" per message
     with django_assert_num_queries(5 + size):
-        assert outbox_send_batch(batch_size=100).sent == size
+        assert emails_send_batch(batch_size=100).sent == size
 
 
 class SlowBackend(EmailBackend):
@@ -171,13 +172,13 @@ def slow_mail(settings, time_machine):
 
 
 def test_a_batch_that_runs_long_gives_the_rest_back_before_its_lease_ends(slow_mail):
-    from notifications.services import LEASE
+    from notifications.outbox import LEASE
 
     outbox_write(messages=[message(n) for n in range(3)])
     start = timezone.now()
     slow_mail.per_message = LEASE * 0.3  # the batch stops at half its lease: after two sends
 
-    result = outbox_send_batch()
+    result = emails_send_batch()
 
     assert result.sent == 2
     sent = OutboxMessage.objects.filter(status=OutboxStatus.SENT).order_by("sent_at")
@@ -187,5 +188,5 @@ def test_a_batch_that_runs_long_gives_the_rest_back_before_its_lease_ends(slow_m
     ]
     late = OutboxMessage.objects.get(status=OutboxStatus.PENDING)
     assert (late.to_email, late.attempts, late.claimed_until) == ("c2@example.com", 0, None)
-    assert outbox_send_batch().sent == 1  # given back, so the next batch sends it at once
+    assert emails_send_batch().sent == 1  # given back, so the next batch sends it at once
     assert [m.to for m in mail.outbox] == [["c0@example.com"], ["c1@example.com"], ["c2@example.com"]]

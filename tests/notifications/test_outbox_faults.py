@@ -21,8 +21,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.events import emails_send_batch
 from notifications.models import OrderPlacedNote, OutboxMessage, OutboxStatus
-from notifications.services import outbox_send_batch, outbox_write
+from notifications.outbox import outbox_write
 from notifications.tasks import send_outbox
 from orders.models import Order
 from orders.services import CartLine, Customer, checkout_place_order
@@ -114,7 +115,7 @@ def test_send_task_killed_mid_batch_then_rerun_delivers_each_message_once(celery
     states = Counter(OutboxMessage.objects.values_list("status", flat=True))
     assert states == {OutboxStatus.SENT: 9, OutboxStatus.SENDING: 21}  # 9 marked one by one
     # The dead worker's claim (a lease of 5 minutes) keeps the rest from anyone else...
-    assert outbox_send_batch().sent == 0
+    assert emails_send_batch().sent == 0
     # ...until it runs out: here at once instead of in 5 minutes.
     expired = OutboxMessage.objects.filter(status=OutboxStatus.SENDING).update(
         claimed_until=timezone.now() - dt.timedelta(seconds=1)
@@ -158,7 +159,7 @@ def test_a_refusing_mail_server_delays_messages_with_backoff_and_loses_none(faul
     break_server()
     for attempt, base in ((1, 30), (2, 60)):  # the backoff doubles
         before = timezone.now()
-        result = outbox_send_batch()
+        result = emails_send_batch()
         assert (result.sent, result.retried, result.failed) == (0, 5, 0)
         rows = outbox_rows()
         assert {(row.status, row.attempts, row.claimed_until) for row in rows} == {
@@ -171,7 +172,7 @@ def test_a_refusing_mail_server_delays_messages_with_backoff_and_loses_none(faul
         assert len(set(waits)) > 1  # the jitter spreads them
         # Not due yet: a sweep now sends nothing and does not even try the server.
         refused = sum(sink.refused.values())
-        assert outbox_send_batch().sent + outbox_send_batch().retried == 0
+        assert emails_send_batch().sent + emails_send_batch().retried == 0
         assert sum(sink.refused.values()) == refused
         make_due()
     assert sink.messages() == []
@@ -185,9 +186,9 @@ def test_a_refusing_mail_server_delays_messages_with_backoff_and_loses_none(faul
         sink.start()
     else:
         sink.accept()
-    result = outbox_send_batch()
+    result = emails_send_batch()
     assert (result.sent, result.retried, result.failed) == (5, 0, 0)
-    assert outbox_send_batch().sent == 0
+    assert emails_send_batch().sent == 0
     assert_each_delivered_once(sink)
     assert {(row.attempts, row.last_error) for row in outbox_rows()} == {(3, "")}
 
@@ -274,7 +275,7 @@ def test_checkouts_succeed_while_redis_is_down_and_their_emails_go_out_once_it_i
         private_redis.stop()
 
         orders, took = [first], []
-        with caplog.at_level(logging.WARNING, logger="notifications.services"):
+        with caplog.at_level(logging.WARNING, logger="notifications.receivers"):
             for n in range(1, 4):
                 started = time.monotonic()
                 orders.append(place(product, n))  # after commit: send_outbox cannot be published

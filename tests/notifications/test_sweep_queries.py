@@ -38,9 +38,9 @@ def main():
 @pytest.fixture
 def no_send_job(monkeypatch):
     """The send job queued after each commit would render and send at once (eager tasks)."""
-    import notifications.services as services
+    import notifications.outbox as outbox
 
-    monkeypatch.setattr(services, "_enqueue_send", lambda: None)
+    monkeypatch.setattr(outbox, "_announce", lambda: None)
 
 
 @pytest.fixture

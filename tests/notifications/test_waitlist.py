@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.celery_app import app
+from notifications.events import emails_send_batch
 from notifications.models import Subscription
-from notifications.services import outbox_send_batch
 from notifications.tasks import waitlist_sweep
 from notifications.waitlist import (
     back_in_stock_notify,
@@ -283,7 +283,7 @@ def test_unsubscribed_addresses_are_skipped_when_stock_returns(product, main):
     Client().post(path_of(unsubscribe_url(gone)))
     receive(product, 5, main)
     assert back_in_stock_notify(product_id=product.pk) == 1
-    outbox_send_batch()
+    emails_send_batch()
     assert [m.to for m in mail.outbox] == [[stays.email]]
 
 
@@ -391,7 +391,7 @@ def test_removing_needs_the_csrf_token(ada, product):
 
 
 def back_in_stock_mail() -> list:
-    outbox_send_batch()
+    emails_send_batch()
     return [m for m in mail.outbox if m.subject.endswith("is back in stock")]
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from catalog.promise import promise_walk
 from inventory.services import inbound_cancel, inbound_create, inbound_update
-from notifications.services import outbox_send_batch
+from notifications.events import emails_send_batch
 from orders.models import CustomerTier, OrderRow
 from orders.services import CartLine, Customer, checkout_place_order, promises_refresh
 from tests.catalog.factories import ProductFactory
@@ -186,7 +186,7 @@ def test_a_later_promise_is_emailed_once_an_earlier_one_is_not(main):
     row = wait(product, 2)
     supply = inbound_create(source=main, product=product, quantity=2, expected_date=days(5), reference="PO")
     promises_refresh(product_id=product.pk, today=TODAY)
-    outbox_send_batch()
+    emails_send_batch()
     mail.outbox.clear()
 
     inbound_update(supply=supply, quantity=2, expected_date=days(9))  # the supplier is late
@@ -197,7 +197,7 @@ def test_a_later_promise_is_emailed_once_an_earlier_one_is_not(main):
     inbound_cancel(supply=supply)  # cancelled: falls back to the lead time
     assert [s.now for s in promises_refresh(product_id=product.pk, today=TODAY)] == [days(30)]
 
-    outbox_send_batch()
+    emails_send_batch()
     subjects = [m.subject for m in mail.outbox]
     assert subjects == [f"New expected date for order {row.order.number}"] * 2
     first = mail.outbox[0]

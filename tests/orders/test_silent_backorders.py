@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Product
-from notifications.services import outbox_send_batch
+from notifications.events import emails_send_batch
 from orders.links import order_url
 from orders.models import Order, OrderRow, RowStatus
 from orders.services import (
@@ -64,7 +64,7 @@ def day(date: dt.date) -> str:
 
 
 def sent(subject_part: str) -> list:
-    outbox_send_batch()
+    emails_send_batch()
     return [m for m in mail.outbox if subject_part in m.subject]
 
 

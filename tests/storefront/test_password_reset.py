@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.celery_app import app
+from notifications.events import emails_send_batch
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.services import outbox_send_batch
 from storefront.views.accounts import RESET_RATE_PER_ADDRESS, RESET_RATE_PER_CLIENT
 from tests.notifications.conftest import celery_publishing, purge_broker
 from tests.notifications.smtp import SmtpSink
@@ -81,13 +81,13 @@ def test_mail_server_down_keeps_the_email_in_the_outbox_and_sends_it_later(clien
     (message,) = resets()
     assert (message.status, message.to_email) == (OutboxStatus.PENDING, "ada@example.com")
 
-    assert outbox_send_batch().retried == 1  # the sweep tries while the server is down
+    assert emails_send_batch().retried == 1  # the sweep tries while the server is down
     message.refresh_from_db()
     assert message.status == OutboxStatus.PENDING and "Connection refused" in message.last_error
 
     sink.start()
     make_due()
-    assert outbox_send_batch().sent == 1
+    assert emails_send_batch().sent == 1
     (received,) = sink.to("ada@example.com")
     assert received.subject == "Reset your Restock password"
     assert reset_path(received.text) == reset_path(received.html)

@@ -1,5 +1,9 @@
 """The outbox: messages are written with the event that causes them, then sent.
 
+The bottom of notifications: the emails (events, waitlist, accounts) decide what to
+write and call outbox_write; after commit the outbox announces ``messages_written``,
+and receivers.py queues the send job (tasks.send_outbox). It imports neither.
+
 Sending claims a batch (FOR UPDATE SKIP LOCKED, then a lease), so two workers
 never send the same message. Each message is marked sent as soon as the mail
 server accepts it; a failure is retried later with backoff and jitter, up to
@@ -16,9 +20,9 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.template.loader import render_to_string
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from .exceptions import HeaderInjection
 from .models import OutboxMessage, OutboxStatus
@@ -26,6 +30,10 @@ from .models import OutboxMessage, OutboxStatus
 log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=5)  # a claim older than this was a dead worker's
+
+# Sent after commit when there is something to send (messages, or order notes the send
+# job renders into messages); receivers.py queues the send job.
+messages_written = Signal()
 
 
 def _check_header(field: str, value: str) -> str:
@@ -52,26 +60,26 @@ def outbox_message(*, kind: str, key: str, to: str, context: dict) -> OutboxMess
 def outbox_write(*, messages: list[OutboxMessage]) -> None:
     """Save messages in the caller's transaction; a key seen before is ignored.
 
-    After commit the send job is queued; if the broker is down the periodic
-    send picks the messages up later, and the request does not fail.
+    After commit the send job is queued (outbox_announce); if the broker is down the
+    periodic send picks the messages up later, and the request does not fail.
     """
     if not messages:
         return
     OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    outbox_announce()
+
+
+def outbox_announce() -> None:
+    """After the caller's commit, announce messages_written (the send job is queued)."""
     # A named function, not a functools.partial: when a robust callback raises, Django
     # logs func.__qualname__, which a partial lacks, and the AttributeError would escape
-    # the commit (the order is placed but the request fails).
-    transaction.on_commit(_enqueue_send, robust=True)
+    # the commit (the order is placed but the request fails). Looked up at each call:
+    # tests and benches swap it.
+    transaction.on_commit(_announce, robust=True)
 
 
-def _enqueue_send() -> None:
-    """After commit: queue the send job. A broker that is down only delays the messages."""
-    from .tasks import send_outbox  # tasks import services; the cycle is broken here
-
-    try:
-        send_outbox.delay()
-    except OperationalError:
-        log.warning("Broker unreachable; the outbox waits for the periodic send")
+def _announce() -> None:
+    messages_written.send(sender=OutboxMessage)
 
 
 @dataclass
@@ -121,11 +129,7 @@ def _failed(message: OutboxMessage, error: Exception, now: dt.datetime) -> str:
 
 
 def outbox_send_batch(*, batch_size: int = 100) -> SendResult:
-    """Render the emails of orders placed since the last batch, then send one batch of due
-    messages over one mail connection."""
-    from .events import order_notes_render  # events import services; the cycle is broken here
-
-    order_notes_render(limit=batch_size)
+    """Send one batch of due messages over one mail connection."""
     now = timezone.now()
     result = SendResult()
     rows = _claim(batch_size, now)
