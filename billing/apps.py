@@ -10,7 +10,7 @@ class BillingConfig(AppConfig):
 
         from orders import signals as orders
 
-        from . import receivers
+        from . import checks, receivers  # noqa: F401 (checks registers itself)
         from .models import Payment
 
         orders.order_placed.connect(receivers.order_placed, dispatch_uid="billing_totals")

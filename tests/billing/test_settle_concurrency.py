@@ -1,0 +1,134 @@
+"""Captures on PostgreSQL: two workers on one shipment capture once; a worker killed between
+the provider's answer and our ledger write, rerun, captures once."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from payments import PaymentStatus
+
+from billing import gateway
+from billing.models import DummyGatewayCall, EntryKind, EntryState, LedgerEntry
+from billing.services import entry_settle, payment_status_changed
+from orders.services import shipment_create
+from tests.billing.factories import place
+from tests.catalog.factories import ProductFactory
+from tests.helpers import receive
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def shipped_capture(settings, monkeypatch, main, global_settings):
+    """A shipment whose capture intent is written and whose job has not run yet."""
+    settings.BILLING_SETTLEMENT, settings.BILLING_SHIPPING, settings.BILLING_FREE_SHIPPING_FROM = (
+        "per_shipment",
+        "4.90",
+        "",
+    )
+    monkeypatch.setattr("billing.tasks.enqueue_settle", lambda entry_id: None)  # the job is ours to run
+    product = ProductFactory(price=D("20.00"))
+    receive(product, 1, main)
+    order = place([(product, 1)])
+    payment = order.payments.create(variant="dummy", currency="EUR", total=D("24.90"))
+    payment.status = PaymentStatus.PREAUTH
+    payment.save()
+    payment_status_changed(payment_id=payment.pk)
+    shipment_create(order=order, source=main)
+    return LedgerEntry.objects.get(kind=EntryKind.CAPTURE, shipment__order=order)
+
+
+def test_two_workers_settling_the_same_capture_call_the_provider_once(shipped_capture, monkeypatch):
+    calls = []
+    perform = gateway.perform
+
+    def counted(entry):
+        calls.append(entry.pk)
+        return perform(entry)
+
+    monkeypatch.setattr(gateway, "perform", counted)
+    start = threading.Barrier(2)
+    errors = []
+
+    def worker():
+        try:
+            start.wait()
+            entry_settle(entry_id=shipped_capture.pk)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert calls == [shipped_capture.pk]
+    shipped_capture.refresh_from_db()
+    assert (shipped_capture.state, shipped_capture.attempts) == (EntryState.SUCCEEDED, 1)
+    assert list(DummyGatewayCall.objects.values_list("operation", "amount")) == [("capture", D("24.90"))]
+
+
+CRASH = """
+import os, django
+django.setup()
+from billing import services
+def killed(*args, **kwargs):
+    os._exit(9)  # the provider answered; the process dies before our ledger write
+services._entry_record = killed
+services.entry_settle(entry_id={entry_id})
+"""
+
+
+def test_a_worker_killed_after_the_provider_answered_captures_once_when_rerun(shipped_capture):
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH.format(entry_id=shipped_capture.pk)], cwd=ROOT, env=env, timeout=120
+    )
+    assert crashed.returncode == 9
+    shipped_capture.refresh_from_db()
+    assert shipped_capture.state == EntryState.PENDING  # our write never happened
+    assert DummyGatewayCall.objects.filter(operation="capture").count() == 1  # the provider's did
+
+    # The job comes back (acks_late) while the dead worker's claim still holds: nothing to do.
+    entry_settle(entry_id=shipped_capture.pk)
+    assert DummyGatewayCall.objects.count() == 1
+    # ...and after the claim ran out: the provider answers the same key with its first answer.
+    later = timezone.now() + dt.timedelta(seconds=settings.BILLING_CLAIM_SECONDS + 1)
+    entry_settle(entry_id=shipped_capture.pk, now=later)
+
+    shipped_capture.refresh_from_db()
+    call = DummyGatewayCall.objects.get()
+    assert (shipped_capture.state, shipped_capture.provider_reference) == (
+        EntryState.SUCCEEDED,
+        call.reference,
+    )
+    assert call.amount == D("24.90")
+
+
+def test_a_provider_without_idempotency_keys_is_not_called_twice(shipped_capture, settings, monkeypatch):
+    settings.PAYMENT_VARIANTS = {**settings.PAYMENT_VARIANTS, "plain": ("payments.dummy.DummyProvider", {})}
+    shipped_capture.payment.variant = "plain"
+    shipped_capture.payment.save()
+    LedgerEntry.objects.filter(pk=shipped_capture.pk).update(attempts=1, claimed_until=timezone.now())
+    calls = []
+    monkeypatch.setattr(gateway, "perform", lambda entry: calls.append(entry.pk))
+
+    entry = entry_settle(entry_id=shipped_capture.pk)
+
+    assert calls == []
+    assert entry.state == EntryState.UNKNOWN and "check with the provider" in entry.error
