@@ -187,15 +187,16 @@ def _record_checkout_payment(totals: OrderTotals, payment: Payment) -> LedgerEnt
             key=f"void:payment:{payment.pk}",
         )
         return entry
+    # The order settles as the provider paid it: an authorization per shipment, a charge as prepaid.
+    settlement = Settlement.PER_SHIPMENT if authorized else Settlement.AT_CHECKOUT
+    if totals.settlement != settlement:
+        totals.settlement = settlement
+        totals.save(update_fields=["settlement"])
     if not authorized:
-        # The provider charged at once: this order settles as prepaid.
         live = [r for r in totals.order.rows.all() if r.status != RowStatus.CANCELLED]
         LedgerLine.objects.bulk_create(
             LedgerLine(entry=entry, row=r, amount=totals.row_value(r).gross) for r in live
         )
-        if totals.settlement != Settlement.AT_CHECKOUT:
-            totals.settlement = Settlement.AT_CHECKOUT
-            totals.save(update_fields=["settlement"])
     _settle(totals)
     return entry
 
@@ -361,7 +362,8 @@ def _settle(totals: OrderTotals, *, paid_by: LedgerEntry | None = None) -> list[
                 "row_id", flat=True
             )
         )
-        due = [pk for pk in cancelled if pk not in refunded and _covered(pk, rows, paid_by)]
+        charged = _charged(paid_by, rows)
+        due = [pk for pk in cancelled if pk not in refunded and pk in charged]
         return _refund(totals, paid_by, [r for r in rows if r.pk in due], rows)
     left = any(r.status in LEFT_TO_SHIP for r in rows)
     if left or paid_by.available <= 0:
@@ -379,15 +381,13 @@ def _settle(totals: OrderTotals, *, paid_by: LedgerEntry | None = None) -> list[
     ]
 
 
-def _covered(row_id: int, rows: list[OrderRow], capture: LedgerEntry) -> bool:
-    """Was this row (or the row it split from) charged by ``capture``?"""
+def _charged(capture: LedgerEntry, rows: list[OrderRow]) -> set[int]:
+    """The rows ``capture`` charged: those it has a line for, and rows split from them since."""
     charged = set(capture.lines.values_list("row_id", flat=True))
-    parents = {r.pk: r.split_from_id for r in rows}
-    while row_id is not None:
-        if row_id in charged:
-            return True
-        row_id = parents.get(row_id)
-    return False
+    for row in sorted(rows, key=lambda r: r.pk):  # a split row is newer than its origin
+        if row.split_from_id in charged:
+            charged.add(row.pk)
+    return charged
 
 
 def _refund(
@@ -465,7 +465,7 @@ def rows_refund(
         )
         due = [by_pk[pk] for pk in row_ids if pk not in already]
         due_value = sum((totals.row_value(r).gross for r in due), start=ZERO)
-        if capture is None or due_value > available or not all(_covered(r.pk, rows, capture) for r in due):
+        if capture is None or due_value > available or not {r.pk for r in due} <= _charged(capture, rows):
             raise RefundAboveCapture(order=order.number, requested=due_value, available=available)
         return _refund(totals, capture, due, rows)
 

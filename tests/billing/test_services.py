@@ -325,3 +325,42 @@ def test_capturing_a_cancelled_row_writes_nothing(shop, main, mixed, django_capt
             shipment=shipment, rows=[*shipment.rows.all(), row_of(order, later, RowStatus.CANCELLED)]
         )
     assert LedgerEntry.objects.count() == before
+
+
+def test_prepaid_row_split_by_a_partial_restock_refunds_only_the_cancelled_part(
+    shop, main, django_capture_on_commit_callbacks
+):
+    shop.BILLING_SETTLEMENT = "at_checkout"
+    later = ProductFactory(price=D("10.00"), backorderable=True)
+    order = place([(later, 3)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order, PaymentStatus.CONFIRMED)
+    receive(later, 1, main)
+    with django_capture_on_commit_callbacks(execute=True):
+        backorders_allocate(product_id=later.pk)  # 1 unit allocated, split off; 2 wait
+        waiting = row_of(order, later, RowStatus.BACKORDERED)
+        assert waiting.quantity == 2
+        row_cancel(row_ids=[waiting.pk], by_customer=True)
+
+    assert [(r.amount, r.lines.get().row_id) for r in entries(order, EntryKind.REFUND)] == [
+        (D("20.00"), waiting.pk)
+    ]
+    assert ledger_reconcile().violations == []
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[row_of(order, later, RowStatus.ALLOCATED).pk])
+    assert [r.amount for r in entries(order, EntryKind.REFUND)] == [D("20.00"), D("10.00"), D("4.90")]
+    assert ledger_reconcile().violations == []
+
+
+def test_an_authorization_in_a_prepaid_shop_settles_per_shipment(
+    shop, main, mixed, django_capture_on_commit_callbacks
+):
+    shop.BILLING_SETTLEMENT = "at_checkout"
+    shelf, _ = mixed
+    order = place([(shelf, 1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order, PaymentStatus.PREAUTH)  # the provider only authorized
+        shipment_create(order=order, source=main)
+    assert OrderTotals.objects.get(order=order).settlement == "per_shipment"
+    assert [c.amount for c in entries(order, EntryKind.CAPTURE)] == [D("24.90")]
+    assert ledger_reconcile().violations == []
