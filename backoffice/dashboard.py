@@ -14,7 +14,6 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    F,
     IntegerField,
     Max,
     Min,
@@ -31,8 +30,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from catalog.models import Product
-from catalog.selectors import effective_setting
-from inventory.models import InboundStatus, InboundSupply, Stock
+from inventory.models import InboundStatus, InboundSupply
+from inventory.selectors import products_low_on_stock
 from notifications.models import OutboxMessage, OutboxStatus
 from orders.models import WAITING, OrderRow, RowStatus
 from orders.selectors import row_counts_by_status
@@ -197,27 +196,14 @@ def demand_by_product(
 
 
 def _low_stock_queryset() -> QuerySet:
-    free = (
-        Stock.objects.filter(product=OuterRef("pk"), source__is_active=True)
-        .values("product")
-        .annotate(free=Sum(F("on_hand") - F("allocated")))
-        .values("free")
-    )
     waiting = (
         OrderRow.objects.filter(product=OuterRef("pk"), status__in=WAITING)
         .values("product")
         .annotate(units=Sum("quantity"))
         .values("units")
     )
-    threshold = effective_setting("low_stock_threshold")
-    return (
-        Product.objects.filter(is_active=True)
-        .annotate(
-            free=Coalesce(Subquery(free, output_field=IntegerField()), 0),
-            threshold=threshold,
-            waiting=Coalesce(Subquery(waiting, output_field=IntegerField()), 0),
-        )
-        .filter(free__lte=F("threshold"))
+    return products_low_on_stock(Product.objects.filter(is_active=True)).annotate(
+        waiting=Coalesce(Subquery(waiting, output_field=IntegerField()), 0)
     )
 
 

@@ -3,7 +3,11 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q, Sum
+from django.db.models import F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from catalog.models import Product
+from catalog.selectors import EffectivePolicy, effective_setting
 
 from .models import InboundStatus, InboundSupply, MovementKind, Stock, StockMovement
 
@@ -19,6 +23,25 @@ def stocks_in_priority(stocks: Iterable[Stock]) -> list[Stock]:
     the order units are taken from them: source priority, then source id."""
     active = [stock for stock in stocks if stock.source.is_active]
     return sorted(active, key=lambda stock: (stock.source.priority, stock.source_id))
+
+
+# -- low stock: free stock at or below the product's effective low-stock threshold --------
+# One rule in two forms, side by side (as Stock.free and free_units()): set-based for
+# readers of current stock, in Python for figures already in hand (an order's snapshot).
+
+
+def products_low_on_stock(products: QuerySet[Product]) -> QuerySet[Product]:
+    """Those of ``products`` low on stock now, annotated ``free`` (over active sources, 0
+    with no stock) and ``threshold`` (the product's own or the global one)."""
+    return products.annotate(
+        free=Coalesce(Stock.objects.free_of(OuterRef("pk")), 0),
+        threshold=effective_setting("low_stock_threshold"),
+    ).filter(free__lte=F("threshold"))
+
+
+def is_low_on_stock(*, free: int, policy: EffectivePolicy) -> bool:
+    """The same rule for free units already counted (``policy`` from product_policy)."""
+    return free <= policy.low_stock_threshold
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from catalog.models import Product
 from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Source
-from inventory.selectors import free_stock_by_product
+from inventory.selectors import is_low_on_stock, products_low_on_stock
 from orders.links import order_url
 from orders.models import WAITING, Order, OrderRow, RowStatus, Shipment
 from orders.presentation import rows_for_customer
@@ -230,26 +230,29 @@ def low_stock_check(*, product_ids) -> None:
     """Tell merchants when free stock has fallen to the low-stock threshold (once a day per product)."""
     if not product_ids:
         return
-    products = list(Product.objects.filter(pk__in=product_ids))
-    free = free_stock_by_product(product_ids=product_ids)
-    messages = _low_stock_messages(
-        {p: free.get(p.pk, 0) for p in products}, defaults=global_settings_get(), day=timezone.localdate()
+    day = timezone.localdate()
+    low = products_low_on_stock(Product.objects.filter(pk__in=product_ids))
+    outbox_write(
+        messages=[m for p in low for m in _low_stock_alerts(p, free=p.free, threshold=p.threshold, day=day)]
     )
-    outbox_write(messages=messages)
 
 
 def _low_stock_messages(free: dict, *, defaults, day: dt.date) -> list:
-    """The low-stock alerts for products whose free stock is at or below their threshold."""
+    """The low-stock alerts for products whose free stock (counted at the order) is low."""
     messages = []
     for product, units in free.items():
-        threshold = product_policy(product=product, defaults=defaults).low_stock_threshold
-        if units <= threshold:
-            context = {"product": product, "free": units, "threshold": threshold}
-            messages += [
-                outbox_message(kind="low_stock", key=f"{product.pk}:{day}", to=to, context=context)
-                for to in settings.MERCHANT_EMAILS
-            ]
+        policy = product_policy(product=product, defaults=defaults)
+        if is_low_on_stock(free=units, policy=policy):
+            messages += _low_stock_alerts(product, free=units, threshold=policy.low_stock_threshold, day=day)
     return messages
+
+
+def _low_stock_alerts(product, *, free: int, threshold: int, day: dt.date) -> list:
+    context = {"product": product, "free": free, "threshold": threshold}
+    return [
+        outbox_message(kind="low_stock", key=f"{product.pk}:{day}", to=to, context=context)
+        for to in settings.MERCHANT_EMAILS
+    ]
 
 
 def digest_aged_backorders(*, today: dt.date | None = None) -> int:

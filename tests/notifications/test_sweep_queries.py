@@ -149,9 +149,9 @@ def test_release_sweep_costs_the_same_queries_per_released_product(
         place(game, today=TODAY)
         receive(game, 1, main)
 
-    # released products (one query), then per product the 26 of preorders_release
+    # released products (one query), then per product the 24 of preorders_release
     # (see tests/orders/test_write_path_queries.py)
-    with django_assert_num_queries(1 + 26 * count):
+    with django_assert_num_queries(1 + 24 * count):
         from orders.services import preorders_release
 
         assert preorders_release(today=TODAY + dt.timedelta(days=7)) == [g.pk for g in games]

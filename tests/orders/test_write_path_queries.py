@@ -117,10 +117,10 @@ def test_releasing_a_product_costs_the_same_queries_for_1_or_10_preorders(
     receive(game, count, main)  # half of them are allocated, the other half wait as backorders
 
     # released products (one query), then per product: one allocation batch with its emails
-    # (16, as pinned in test_allocation.py less the split row), then one batch moving the rest
+    # (14, as pinned in test_allocation.py less the split row), then one batch moving the rest
     # to backordered: savepoint, lock products, lock stock, lock rows, row update, events
     # insert, the emails (rows with their orders, global settings once, outbox insert), release
-    with django_assert_num_queries(27):
+    with django_assert_num_queries(25):
         released = preorders_release(today=TODAY + dt.timedelta(days=7))
 
     assert released == [game.pk]
