@@ -16,30 +16,33 @@ name does not contain "bench" (it wipes tables) and SQLite unless --allow-sqlite
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import nullcontext
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root
 
-from bench._common import (  # noqa: E402  (the repository root is put on sys.path above)
+from bench.common import (  # noqa: E402
+    TIMING_HEADER,
     BenchError,
-    QueryLog,
+    Run,
     analyze,
-    django_setup,
+    bench_parser,
+    best,
     format_table,
+    measuring,
     muted,
-    prepare_database,
+    positive,
+    run_contenders,
+    run_main,
     server_line,
+    setup_quiet,
+    start,
+    timing_cells,
+    where_time_went,
     wipe,
 )
 
@@ -49,24 +52,6 @@ TARGET_ROWS = 10_000
 
 
 # -- The data: not measured ---------------------------------------------------------
-
-
-@contextmanager
-def setup_quiet():
-    """The setup must not set off the shop's reactions: allocating as soon as stock is
-    received (stock_freed), refreshing promise dates (supply_changed, post_save)..."""
-    from contextlib import ExitStack
-
-    from django.db.models.signals import post_save
-    from django.dispatch import Signal
-
-    from inventory import signals as inventory_signals
-
-    announced = [value for value in vars(inventory_signals).values() if isinstance(value, Signal)]
-    with ExitStack() as stack:
-        for signal in [*announced, post_save]:
-            stack.enter_context(muted(signal))
-        yield
 
 
 def build_waiting_rows(*, rows: int) -> int:
@@ -189,8 +174,6 @@ def run_naive(*, product_id: int, rows: int, notify: bool, one_transaction: bool
     the stock lock for the whole run, which the service's 1,000-row batches avoid).
     With ``notify`` it announces each row as the service announces a batch.
     """
-    from contextlib import nullcontext
-
     from django.db import transaction
     from django.utils import timezone
 
@@ -267,53 +250,19 @@ CONTENDERS: dict[str, Callable[..., None]] = {
 # -- Measuring ---------------------------------------------------------------------
 
 
-@dataclass
-class Run:
-    contender: str
-    rows: int
-    seconds: float
-    queries: int
-    db_seconds: float
-    by_shape: dict[str, list]
-    python_profile: str = ""
-
-
 def measure(contender: str, *, rows: int, notify: bool, cprofile: bool = False) -> Run:
-    import cProfile
-    import io
-    import pstats
-    from contextlib import nullcontext
-
-    from django.db import connection
-
     from orders.signals import rows_allocated
 
     wipe()
     product_id = build_waiting_rows(rows=rows)
-    log = QueryLog()
-    profiler = cProfile.Profile() if cprofile else None
-    with connection.execute_wrapper(log), nullcontext() if notify else muted(rows_allocated):
-        started = time.perf_counter()
-        if profiler:
-            profiler.enable()
+    run = Run(contender, rows)
+    with nullcontext() if notify else muted(rows_allocated), measuring(run, cprofile=cprofile):
         CONTENDERS[contender](product_id=product_id, rows=rows, notify=notify)
-        if profiler:
-            profiler.disable()
-        seconds = time.perf_counter() - started
     check_end_state(product_id=product_id, rows=rows)
-    run = Run(contender, rows, seconds, log.count, log.seconds, dict(log.by_shape))
-    if profiler:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
-        run.python_profile = out.getvalue()
     return run
 
 
 # -- Reporting ---------------------------------------------------------------------
-
-
-def best(runs: list[Run]) -> Run:
-    return min(runs, key=lambda r: r.seconds)
 
 
 def table(results: dict[str, list[Run]]) -> str:
@@ -321,41 +270,19 @@ def table(results: dict[str, list[Run]]) -> str:
     loop in one transaction (what is left when commits are not counted)."""
     per_row = best(results[NAIVE]).seconds if NAIVE in results else None
     one = best(results[NAIVE_ONE]).seconds if NAIVE_ONE in results else None
-    header = ("contender", "rows", "seconds", "median s", "rows/s", "queries", "db s")
-    header += ("vs per-row commits", "vs one txn")
+    header = (*TIMING_HEADER, "db s", "vs per-row commits", "vs one txn")
     lines = []
     for name, runs in results.items():
         run = best(runs)
         lines.append(
             (
-                name,
-                f"{run.rows:,}",
-                f"{run.seconds:.3f}",
-                f"{statistics.median(r.seconds for r in runs):.3f}",
-                f"{run.rows / run.seconds:,.0f}",
-                f"{run.queries:,}",
+                *timing_cells(name, runs),
                 f"{run.db_seconds:.3f}",
                 f"{per_row / run.seconds:.1f}×" if per_row else "-",
                 f"{one / run.seconds:.1f}×" if one else "-",
             )
         )
     return format_table(header, lines)
-
-
-def profile(run: Run, *, top: int = 8) -> str:
-    python = run.seconds - run.db_seconds
-    lines = [
-        f"{run.contender}: {run.seconds:.3f} s = {run.db_seconds:.3f} s in the database driver "
-        f"+ {python:.3f} s in Python",
-    ]
-    shapes = sorted(run.by_shape.items(), key=lambda kv: kv[1][1], reverse=True)
-    for shape, (count, seconds) in shapes[:top]:
-        share = 100 * seconds / run.seconds if run.seconds else 0
-        lines.append(f"  {seconds:8.3f} s {share:5.1f}%  {count:7,} × {shape}")
-    if run.python_profile:
-        lines.append(f"  cProfile of {run.contender} (timings inflated by the profiler):")
-        lines.extend("    " + line for line in run.python_profile.strip().splitlines())
-    return "\n".join(lines)
 
 
 def environment(*, notify: bool) -> str:
@@ -393,81 +320,41 @@ def verdict(results: dict[str, list[Run]]) -> tuple[bool, list[str]]:
 # -- Command line ------------------------------------------------------------------
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Allocation benchmark: orders.services.backorders_allocate vs a naive per-row loop.",
+def main(argv: list[str] | None = None) -> int:
+    parser = bench_parser(
+        "Allocation benchmark: orders.services.backorders_allocate vs a naive per-row loop.", CONTENDERS
     )
-    parser.add_argument("--rows", type=int, default=TARGET_ROWS, help="waiting rows (default 10000)")
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="runs per contender; the best is reported (default 1)"
-    )
-    parser.add_argument(
-        "--only",
-        choices=sorted(CONTENDERS),
-        action="append",
-        help="run only this contender (repeatable); the speed-up needs both",
-    )
-    parser.add_argument(
-        "--profile", action="store_true", help="print where the time went (queries by shape, Python)"
-    )
-    parser.add_argument(
-        "--cprofile",
-        action="store_true",
-        help="also run cProfile around each contender (slower; implies --profile)",
-    )
+    parser.add_argument("--rows", type=positive, default=TARGET_ROWS, help="waiting rows (default 10000)")
     parser.add_argument(
         "--notify",
         action="store_true",
         help="keep rows_allocated receivers (customer emails) connected while timing",
     )
     parser.add_argument("--strict", action="store_true", help="exit with status 3 when a target is missed")
-    parser.add_argument("--allow-sqlite", action="store_true", help="permit a SQLite file named *bench*")
     args = parser.parse_args(argv)
-    if args.rows < 1 or args.repeat < 1:
-        parser.error("--rows and --repeat must be at least 1")
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        django_setup()
-        prepare_database(allow_sqlite=args.allow_sqlite)
-        print(environment(notify=args.notify))
-
-        contenders = [name for name in CONTENDERS if not args.only or name in args.only]
-        results: dict[str, list[Run]] = {name: [] for name in contenders}
-        for attempt in range(1, args.repeat + 1):
-            for name in contenders:
-                run = measure(name, rows=args.rows, notify=args.notify, cprofile=args.cprofile)
-                results[name].append(run)
-                print(
-                    f"  run {attempt}/{args.repeat} {name:<12} {run.seconds:8.3f} s  "
-                    f"{run.queries:7,} queries  end state ok",
-                    flush=True,
-                )
-        wipe()
-    except BenchError as error:
-        print(f"bench/allocation.py: {error}", file=sys.stderr)
-        return error.status
+    start(allow_sqlite=args.allow_sqlite)
+    print(environment(notify=args.notify))
+    results = run_contenders(
+        CONTENDERS,
+        only=args.only,
+        repeat=args.repeat,
+        measure=lambda name: measure(name, rows=args.rows, notify=args.notify, cprofile=args.cprofile),
+    )
 
     print()
-    if "service" not in results or NAIVE_ONE not in results:
-        print(table(results))
-        print()
-        for runs in results.values():
-            print(profile(best(runs)))
-        return 0
     print(table(results))
-    print()
-    ok, lines = verdict(results)
-    print("\n".join(lines))
-    if args.profile or args.cprofile or not ok:
+    targets = "service" in results and NAIVE_ONE in results  # the verdict needs both
+    ok = True
+    if targets:
+        ok, lines = verdict(results)
+        print()
+        print("\n".join(lines))
+    if args.profile or args.cprofile or not ok or not targets:
         print()
         for runs in results.values():
-            print(profile(best(runs)))
+            print(where_time_went(best(runs)))
     return 3 if args.strict and not ok else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -31,7 +31,6 @@ The run refuses a database whose name does not contain "bench" (it wipes tables)
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -41,18 +40,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root
 
-from bench._common import (  # noqa: E402  (the repository root is put on sys.path above)
+from bench.common import (  # noqa: E402
     BenchError,
     analyze,
-    django_setup,
+    bench_parser,
+    best,
     format_table,
-    prepare_database,
+    positive,
     query_shape,
+    run_contenders,
+    run_main,
     server_line,
+    start,
     wipe,
 )
 
@@ -335,6 +336,9 @@ class Run:
     def per_second(self) -> float:
         return self.checkouts / self.seconds
 
+    def progress(self) -> str:
+        return f"{self.per_second:6.1f} checkouts/s  p95 {1000 * percentile(self.latencies, 0.95):5.0f} ms"
+
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
@@ -395,9 +399,6 @@ def measure(name: str, *, workers: int, checkouts: int, deferred: bool = False) 
 
 
 def table(results: dict[str, list[Run]]) -> str:
-    def best(runs):
-        return max(runs, key=lambda r: r.per_second)
-
     baseline = best(results["in-lock rendering"]).per_second if "in-lock rendering" in results else None
     header = (
         "contender",
@@ -448,52 +449,32 @@ def profile(run: Run, *, top: int = 12) -> str:
 # -- Command line ------------------------------------------------------------------
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Hot-product checkout benchmark: concurrent checkouts of one product."
-    )
-    parser.add_argument("--workers", type=int, default=16, help="concurrent processes (default 16)")
-    parser.add_argument("--checkouts", type=int, default=20, help="checkouts per process (default 20)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the best is reported")
-    parser.add_argument("--only", choices=sorted(CONTENDERS), action="append", help="run only this contender")
-    parser.add_argument("--profile", action="store_true", help="statements run while the lock is held")
-    parser.add_argument("--deferred", action="store_true", help="the send worker starts after the checkouts")
-    parser.add_argument("--allow-sqlite", action="store_true", help="permit a SQLite file named *bench*")
-    args = parser.parse_args(argv)
-    if min(args.workers, args.checkouts, args.repeat) < 1:
-        parser.error("--workers, --checkouts and --repeat must be at least 1")
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        django_setup()
-        prepare_database(allow_sqlite=args.allow_sqlite)
-        print(server_line(f"{args.workers} processes × {args.checkouts} checkouts of one product"))
-        names = [name for name in CONTENDERS if not args.only or name in args.only]
-        results: dict[str, list[Run]] = {name: [] for name in names}
-        for attempt in range(1, args.repeat + 1):
-            for name in names:
-                run = measure(name, workers=args.workers, checkouts=args.checkouts, deferred=args.deferred)
-                results[name].append(run)
-                print(
-                    f"  run {attempt}/{args.repeat} {name:<17} {run.per_second:6.1f} checkouts/s  "
-                    f"p95 {1000 * percentile(run.latencies, 0.95):5.0f} ms  end state ok",
-                    flush=True,
-                )
-        wipe()
-    except BenchError as error:
-        print(f"bench/checkout_hot.py: {error}", file=sys.stderr)
-        return error.status
+    parser = bench_parser(
+        "Hot-product checkout benchmark: concurrent checkouts of one product.", CONTENDERS, cprofile=False
+    )
+    parser.add_argument("--workers", type=positive, default=16, help="concurrent processes (default 16)")
+    parser.add_argument("--checkouts", type=positive, default=20, help="checkouts per process (default 20)")
+    parser.add_argument("--deferred", action="store_true", help="the send worker starts after the checkouts")
+    args = parser.parse_args(argv)
+    start(allow_sqlite=args.allow_sqlite)
+    print(server_line(f"{args.workers} processes × {args.checkouts} checkouts of one product"))
+    results = run_contenders(
+        CONTENDERS,
+        only=args.only,
+        repeat=args.repeat,
+        measure=lambda name: measure(
+            name, workers=args.workers, checkouts=args.checkouts, deferred=args.deferred
+        ),
+    )
     print()
     print(table(results))
-    if args.profile:
+    if args.profile:  # the statements run while the lock is held
         print()
         for runs in results.values():
-            print(profile(max(runs, key=lambda r: r.per_second)))
+            print(profile(best(runs)))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -15,8 +15,9 @@ reaction the shop has (the allocation writes the customers' emails to the outbox
   OUTBOX_BATCH_SIZE, or after half the outbox lease) to an in-memory mail backend; a
   real mail server adds its reply time per message, bounded as the README says.
 
-Same safety rules as bench/allocation.py (whose helpers it reuses): the database name
-must contain "bench" (tables are truncated), no broker and no mail server are reached.
+Same safety rules as the other benchmarks (bench/common.py): the database name must
+contain "bench" (tables are truncated), no broker and no mail server are reached. The
+data comes from the builders of bench/allocation.py and bench/outbox.py.
 """
 
 from __future__ import annotations
@@ -26,18 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root
 
-from bench._common import (  # noqa: E402  (the repository root is put on sys.path above)
-    BenchError,
-    django_setup,
-    ensure_database,
-    guard_database,
-    wipe,
-)
-from bench.allocation import build_waiting_rows, setup_quiet  # noqa: E402
+from bench.allocation import build_waiting_rows  # noqa: E402
+from bench.common import positive, run_main, setup_quiet, start, wipe  # noqa: E402
 from bench.outbox import build_pending  # noqa: E402
 
 
@@ -88,28 +81,19 @@ def outbox(rows: int) -> list[tuple[str, float, object]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, action="append", help="rows per job (repeatable); default 10000")
+    parser.add_argument(
+        "--rows", type=positive, action="append", help="rows per job (repeatable); default 10000"
+    )
     args = parser.parse_args(argv)
-    try:
-        django_setup()
-        from django.conf import settings
-        from django.core.management import call_command
-
-        db = settings.DATABASES["default"]
-        guard_database(db, allow_sqlite=False)
-        ensure_database(db)
-        call_command("migrate", interactive=False, verbosity=0)
-        print(f"{'job':<22} {'rows':>7} {'seconds':>8}  result")
-        for rows in args.rows or [10_000]:
-            for name, seconds, result in [*backlog(rows), *waitlist(rows), *outbox(rows)]:
-                shown = result if not isinstance(result, list) else f"{len(result)} items"
-                print(f"{name:<22} {rows:>7,} {seconds:>8.2f}  {shown}", flush=True)
-        wipe()
-    except BenchError as error:
-        print(f"bench/jobs.py: {error}", file=sys.stderr)
-        return error.status
+    start(allow_sqlite=False)
+    print(f"{'job':<22} {'rows':>7} {'seconds':>8}  result")
+    for rows in args.rows or [10_000]:
+        for name, seconds, result in [*backlog(rows), *waitlist(rows), *outbox(rows)]:
+            shown = result if not isinstance(result, list) else f"{len(result)} items"
+            print(f"{name:<22} {rows:>7,} {seconds:>8.2f}  {shown}", flush=True)
+    wipe()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

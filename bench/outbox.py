@@ -24,26 +24,28 @@ name does not contain "bench" (it wipes tables) and SQLite unless --allow-sqlite
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root
 
-from bench._common import (  # noqa: E402  (the repository root is put on sys.path above)
+from bench.common import (  # noqa: E402
+    TIMING_HEADER,
     BenchError,
-    QueryLog,
-    django_setup,
+    Run,
+    bench_parser,
+    best,
     format_table,
-    prepare_database,
+    measuring,
+    positive,
+    run_contenders,
+    run_main,
     server_line,
+    start,
+    timing_cells,
+    where_time_went,
     wipe,
 )
 
@@ -164,88 +166,46 @@ CONTENDERS: dict[str, Callable[..., Drained]] = {"service": run_service, "naive 
 
 
 @dataclass
-class Run:
-    contender: str
-    rows: int
-    seconds: float
-    queries: int
-    db_seconds: float
-    batches: int
-    by_shape: dict[str, list]
-    python_profile: str = ""
+class OutboxRun(Run):
+    batches: int = 1
 
 
-def measure(contender: str, *, rows: int, batch_size: int, cprofile: bool = False) -> Run:
-    import cProfile
-    import io
-    import pstats
-
+def measure(contender: str, *, rows: int, batch_size: int, cprofile: bool = False) -> OutboxRun:
     from django.core import mail
-    from django.db import connection
 
     wipe()
     build_pending(rows=rows)
     mail.outbox = []
-    log = QueryLog()
-    profiler = cProfile.Profile() if cprofile else None
-    with connection.execute_wrapper(log), profiler or nullcontext():
-        started = time.perf_counter()
+    run = OutboxRun(contender, rows)
+    with measuring(run, cprofile=cprofile):
         drained = CONTENDERS[contender](batch_size=batch_size)
-        seconds = time.perf_counter() - started
     if drained.sent != rows:
         raise BenchError(f"{contender} sent {drained.sent} messages, expected {rows}")
     check_end_state(rows=rows)
     mail.outbox = []
-    run = Run(contender, rows, seconds, log.count, log.seconds, drained.batches, dict(log.by_shape))
-    if profiler:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(20)
-        run.python_profile = out.getvalue()
+    run.batches = drained.batches
     return run
 
 
 # -- Reporting ---------------------------------------------------------------------
 
 
-def best(runs: list[Run]) -> Run:
-    return min(runs, key=lambda r: r.seconds)
-
-
-def table(results: dict[str, list[Run]]) -> str:
+def table(results: dict[str, list[OutboxRun]]) -> str:
     baseline = best(results["naive loop"]).seconds if "naive loop" in results else None
-    header = ("contender", "rows", "seconds", "median s", "rows/s", "queries", "per batch", "db s")
-    header += ("vs naive",)
+    header = (*TIMING_HEADER, "per batch", "db s", "vs naive")
     lines = []
     for name, runs in results.items():
         run = best(runs)
         per_batch = f"{run.queries / run.batches:,.1f}" if name == "service" and run.batches else "-"
         lines.append(
             (
-                name,
-                f"{run.rows:,}",
-                f"{run.seconds:.3f}",
-                f"{statistics.median(r.seconds for r in runs):.3f}",
-                f"{run.rows / run.seconds:,.0f}",
-                f"{run.queries:,}",
+                *timing_cells(name, runs),
                 per_batch,
                 f"{run.db_seconds:.3f}",
                 f"{baseline / run.seconds:.2f}×" if baseline else "-",
             )
         )
     return format_table(header, lines)
-
-
-def profile(run: Run, *, top: int = 8) -> str:
-    lines = [
-        f"{run.contender}: {run.seconds:.3f} s = {run.db_seconds:.3f} s in the database driver "
-        f"+ {run.seconds - run.db_seconds:.3f} s in Python ({run.batches} batches)",
-    ]
-    for shape, (count, seconds) in sorted(run.by_shape.items(), key=lambda kv: kv[1][1], reverse=True)[:top]:
-        lines.append(f"  {seconds:8.3f} s  {count:7,} × {shape}")
-    if run.python_profile:
-        lines.append(f"  cProfile of {run.contender} (timings inflated by the profiler):")
-        lines.extend("    " + line for line in run.python_profile.strip().splitlines())
-    return "\n".join(lines)
 
 
 def environment(*, batch_size: int) -> str:
@@ -257,59 +217,37 @@ def environment(*, batch_size: int) -> str:
 # -- Command line ------------------------------------------------------------------
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Outbox benchmark: notifications.events.emails_send_batch vs a naive per-message loop.",
-    )
-    parser.add_argument("--rows", type=int, default=TARGET_ROWS, help="pending outbox rows (default 10000)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the best is reported")
-    parser.add_argument(
-        "--batch-size", type=int, default=None, help="messages per batch (default OUTBOX_BATCH_SIZE)"
-    )
-    parser.add_argument("--only", choices=sorted(CONTENDERS), action="append", help="run only this contender")
-    parser.add_argument("--profile", action="store_true", help="print queries by shape, database vs Python")
-    parser.add_argument("--cprofile", action="store_true", help="also run cProfile (implies --profile)")
-    parser.add_argument("--allow-sqlite", action="store_true", help="permit a SQLite file named *bench*")
-    args = parser.parse_args(argv)
-    if args.rows < 1 or args.repeat < 1 or (args.batch_size is not None and args.batch_size < 1):
-        parser.error("--rows, --repeat and --batch-size must be at least 1")
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        django_setup()  # locmem mail ("memorymail://"), no broker, DEBUG off
-        from django.conf import settings
+    parser = bench_parser(
+        "Outbox benchmark: notifications.events.emails_send_batch vs a naive per-message loop.", CONTENDERS
+    )
+    parser.add_argument(
+        "--rows", type=positive, default=TARGET_ROWS, help="pending outbox rows (default 10000)"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive, default=None, help="messages per batch (default OUTBOX_BATCH_SIZE)"
+    )
+    args = parser.parse_args(argv)
+    start(allow_sqlite=args.allow_sqlite)  # locmem mail ("memorymail://"), no broker, DEBUG off
+    from django.conf import settings
 
-        prepare_database(allow_sqlite=args.allow_sqlite)
-        batch_size = args.batch_size or settings.OUTBOX_BATCH_SIZE
-        print(environment(batch_size=batch_size))
-
-        contenders = [name for name in CONTENDERS if not args.only or name in args.only]
-        results: dict[str, list[Run]] = {name: [] for name in contenders}
-        for attempt in range(1, args.repeat + 1):
-            for name in contenders:
-                run = measure(name, rows=args.rows, batch_size=batch_size, cprofile=args.cprofile)
-                results[name].append(run)
-                print(
-                    f"  run {attempt}/{args.repeat} {name:<10} {run.seconds:8.3f} s  "
-                    f"{run.queries:7,} queries  end state ok",
-                    flush=True,
-                )
-        wipe()
-    except BenchError as error:
-        print(f"bench/outbox.py: {error}", file=sys.stderr)
-        return error.status
+    batch_size = args.batch_size or settings.OUTBOX_BATCH_SIZE
+    print(environment(batch_size=batch_size))
+    results = run_contenders(
+        CONTENDERS,
+        only=args.only,
+        repeat=args.repeat,
+        measure=lambda name: measure(name, rows=args.rows, batch_size=batch_size, cprofile=args.cprofile),
+    )
 
     print()
     print(table(results))
     if args.profile or args.cprofile:
         print()
         for runs in results.values():
-            print(profile(best(runs)))
+            print(where_time_went(best(runs), note=f" ({best(runs).batches} batches)"))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

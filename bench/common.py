@@ -1,15 +1,34 @@
 """What every benchmark in bench/ shares: Django set-up for a throw-away database,
-the safety guard (the runs wipe tables), statement counting, and table printing."""
+the safety guard (the runs wipe tables), quiet data set-up, the options, running each
+contender in turn, timing a run and counting its statements, and the printed report.
+
+A benchmark names its contenders, builds its data and checks the end state; the rest
+is here:
+
+    args = bench_parser("...", CONTENDERS).parse_args(argv)
+    start(allow_sqlite=args.allow_sqlite)
+    results = run_contenders(CONTENDERS, only=args.only, repeat=args.repeat, measure=...)
+
+where ``measure(name)`` wipes, builds, times the contender ``with measuring(run)`` and
+checks what it left; ``run_main(main)`` turns a BenchError into its message and status.
+"""
 
 from __future__ import annotations
 
+import argparse
+import cProfile
+import inspect
+import io
 import os
 import platform
+import pstats
 import re
+import statistics
 import sys
 import time
 from collections import defaultdict
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +119,12 @@ def prepare_database(*, allow_sqlite: bool) -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
+def start(*, allow_sqlite: bool) -> None:
+    """Django set up for benchmarking, the database guarded, created if missing, migrated."""
+    django_setup()
+    prepare_database(allow_sqlite=allow_sqlite)
+
+
 def app_tables() -> list[str]:
     from django.apps import apps
 
@@ -144,6 +169,22 @@ def muted(signal):
         with signal.lock:
             signal.receivers = saved
             signal.sender_receivers_cache.clear()
+
+
+@contextmanager
+def setup_quiet():
+    """Building the data must not set off the shop's reactions: allocating as soon as stock
+    is received (stock_freed), refreshing promise dates (supply_changed, post_save)..."""
+    from django.db.models.signals import post_save
+    from django.dispatch import Signal
+
+    from inventory import signals as inventory_signals
+
+    announced = [value for value in vars(inventory_signals).values() if isinstance(value, Signal)]
+    with ExitStack() as stack:
+        for signal in [*announced, post_save]:
+            stack.enter_context(muted(signal))
+        yield
 
 
 def server_line(extra: str = "") -> str:
@@ -206,7 +247,137 @@ class QueryLog:
             entry[1] += elapsed
 
 
+# -- Running and timing ------------------------------------------------------------
+
+
+def positive(value: str) -> int:
+    """An option's whole number of at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def bench_parser(description: str, contenders: Iterable[str], *, cprofile: bool = True):
+    """The options of a benchmark of contenders; it adds its own sizes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--repeat", type=positive, default=1, help="runs per contender; the best is reported (default 1)"
+    )
+    parser.add_argument(
+        "--only", choices=sorted(contenders), action="append", help="run only this contender (repeatable)"
+    )
+    parser.add_argument("--profile", action="store_true", help="print where the time went")
+    if cprofile:
+        parser.add_argument(
+            "--cprofile", action="store_true", help="also run cProfile around each run (implies --profile)"
+        )
+    parser.add_argument("--allow-sqlite", action="store_true", help="permit a SQLite file named *bench*")
+    return parser
+
+
+@dataclass
+class Run:
+    """One timed run of one contender: wall time, its statements (count, time in the
+    database driver, by shape) and, with cProfile, where Python spent it."""
+
+    contender: str
+    rows: int
+    seconds: float = 0.0
+    queries: int = 0
+    db_seconds: float = 0.0
+    by_shape: dict[str, list] = field(default_factory=dict)
+    python_profile: str = ""
+
+    def progress(self) -> str:
+        return f"{self.seconds:8.3f} s  {self.queries:7,} queries"
+
+
+@contextmanager
+def measuring(run: Run, *, cprofile: bool = False):
+    """Time the block into ``run`` and count its statements; with ``cprofile``, profile it."""
+    from django.db import connection
+
+    log = QueryLog()
+    profiler = cProfile.Profile() if cprofile else None
+    with connection.execute_wrapper(log):
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        try:
+            yield run
+        finally:
+            if profiler:
+                profiler.disable()
+            run.seconds = time.perf_counter() - started
+    run.queries, run.db_seconds, run.by_shape = log.count, log.seconds, dict(log.by_shape)
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        run.python_profile = out.getvalue()
+
+
+def run_contenders(contenders: Iterable[str], *, only, repeat: int, measure: Callable) -> dict[str, list]:
+    """Each chosen contender ``repeat`` times in turn (``measure(name)`` builds its data,
+    times it and checks the end state), a line per run; the tables are wiped at the end."""
+    width = max(map(len, contenders))
+    names = [name for name in contenders if not only or name in only]
+    results: dict[str, list] = {name: [] for name in names}
+    for attempt in range(1, repeat + 1):
+        for name in names:
+            run = measure(name)
+            results[name].append(run)
+            print(f"  run {attempt}/{repeat} {name:<{width}} {run.progress()}  end state ok", flush=True)
+    wipe()
+    return results
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """A benchmark's exit status: main's, or a BenchError's after printing it."""
+    try:
+        return main()
+    except BenchError as error:
+        print(f"bench/{Path(inspect.getfile(main)).name}: {error}", file=sys.stderr)
+        return error.status
+
+
 # -- Printing ----------------------------------------------------------------------
+
+TIMING_HEADER = ("contender", "rows", "seconds", "median s", "rows/s", "queries")
+
+
+def best(runs: list) -> Run:
+    """The fastest of a contender's runs: the one reported."""
+    return min(runs, key=lambda run: run.seconds)
+
+
+def timing_cells(name: str, runs: list[Run]) -> tuple[str, ...]:
+    """A contender's first cells in a results table (the columns of TIMING_HEADER)."""
+    run = best(runs)
+    return (
+        name,
+        f"{run.rows:,}",
+        f"{run.seconds:.3f}",
+        f"{statistics.median(r.seconds for r in runs):.3f}",
+        f"{run.rows / run.seconds:,.0f}",
+        f"{run.queries:,}",
+    )
+
+
+def where_time_went(run: Run, *, top: int = 8, note: str = "") -> str:
+    """Database driver against Python, the statement shapes that took longest, and the
+    cProfile report when there is one."""
+    lines = [
+        f"{run.contender}: {run.seconds:.3f} s = {run.db_seconds:.3f} s in the database driver "
+        f"+ {run.seconds - run.db_seconds:.3f} s in Python{note}",
+    ]
+    for shape, (count, seconds) in sorted(run.by_shape.items(), key=lambda kv: kv[1][1], reverse=True)[:top]:
+        share = 100 * seconds / run.seconds if run.seconds else 0
+        lines.append(f"  {seconds:8.3f} s {share:5.1f}%  {count:7,} × {shape}")
+    if run.python_profile:
+        lines.append(f"  cProfile of {run.contender} (timings inflated by the profiler):")
+        lines.extend("    " + line for line in run.python_profile.strip().splitlines())
+    return "\n".join(lines)
 
 
 def format_table(header: tuple[str, ...], lines: list[tuple[str, ...]]) -> str:
