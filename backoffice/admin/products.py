@@ -22,7 +22,8 @@ from catalog.models import Product
 from catalog.selectors import product_policy
 from inventory.admin import StockInline
 from inventory.models import Source, Stock
-from orders.models import OrderRow, RowStatus
+from inventory.selectors import stocks_in_priority
+from orders.models import WAITING, OrderRow
 from orders.selectors import availability_for_many
 from orders.services import allocation_preview, backorders_allocate
 
@@ -154,9 +155,9 @@ class ProductAdmin(ProductAdminBase):
         form = RestockPreviewForm(request.GET if bound else None)
         today = timezone.localdate()
         stocks = list(Stock.objects.filter(product=product).select_related("source"))
-        waiting = OrderRow.objects.filter(
-            product=product, status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED]
-        ).aggregate(rows=Count("pk"), units=Sum("quantity"))
+        waiting = OrderRow.objects.filter(product=product, status__in=WAITING).aggregate(
+            rows=Count("pk"), units=Sum("quantity")
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -164,7 +165,7 @@ class ProductAdmin(ProductAdminBase):
             "product": product,
             "form": form,
             "stocks": stocks,
-            "free": sum(s.free for s in stocks if s.source.is_active),
+            "free": sum(s.free for s in stocks_in_priority(stocks)),
             "waiting_rows": waiting["rows"],
             "waiting_units": waiting["units"] or 0,
             "policy": product_policy(product=product),

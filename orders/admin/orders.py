@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from inventory.models import Source
 
 from ..exceptions import OrderError
-from ..models import CustomerTier, Order, OrderRow, RowEvent, RowStatus, Shipment
+from ..models import WAITING, CustomerTier, Order, OrderRow, RowEvent, RowStatus, Shipment
 from ..services import row_cancel, row_change_source, row_release, shipment_create
 
 
@@ -133,7 +133,7 @@ class OrderAdmin(admin.ModelAdmin):
         ids = list(
             OrderRow.objects.filter(
                 order__in=queryset,
-                status__in=[RowStatus.ALLOCATED, RowStatus.BACKORDERED, RowStatus.PREORDERED],
+                status__in=[RowStatus.ALLOCATED, *WAITING],
             ).values_list("pk", flat=True)
         )
         try:
