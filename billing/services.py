@@ -393,41 +393,43 @@ def _charged(capture: LedgerEntry, rows: list[OrderRow]) -> set[int]:
 def _refund(
     totals: OrderTotals, capture: LedgerEntry, due: list[OrderRow], rows: list[OrderRow]
 ) -> list[LedgerEntry]:
-    written = []
-    for row in due:
-        value = totals.row_value(row).gross
-        if value > capture.available:
-            raise RefundAboveCapture(order=totals.order.number, requested=value, available=capture.available)
-        written.append(
-            _intent(
-                totals,
-                kind=EntryKind.REFUND,
-                parent=capture,
-                amount=value,
-                key=f"refund:row:{row.pk}",
-                lines=[(row, value)],
-            )
-        )
-    nothing_left = all(r.status == RowStatus.CANCELLED for r in rows)
+    """A refund per row (keyed by the row), and shipping once every row is cancelled: a few
+    queries whatever the number of rows (an expiry or a merchant cancels many at once)."""
+    refunds = [(row, totals.row_value(row).gross) for row in due]
+    requested = sum((value for _, value in refunds), start=ZERO)
+    if requested > capture.available:
+        raise RefundAboveCapture(order=totals.order.number, requested=requested, available=capture.available)
+    new = partial(
+        LedgerEntry,
+        order_id=totals.order_id,
+        kind=EntryKind.REFUND,
+        currency=totals.currency,
+        parent=capture,
+        payment_id=capture.payment_id,
+    )
+    entries = [new(amount=value, idempotency_key=f"refund:row:{row.pk}") for row, value in refunds]
     key = f"refund:shipping:{totals.order_id}"
+    shipping = min(totals.shipping_gross, capture.available - requested)
     if (
-        nothing_left
+        all(r.status == RowStatus.CANCELLED for r in rows)
         and capture.covers_shipping
+        and shipping > 0
         and not LedgerEntry.objects.filter(idempotency_key=key).exists()
     ):
-        shipping = min(totals.shipping_gross, capture.available)
-        if shipping > 0:
-            written.append(
-                _intent(
-                    totals,
-                    kind=EntryKind.REFUND,
-                    parent=capture,
-                    amount=shipping,
-                    key=key,
-                    covers_shipping=True,
-                )
-            )
-    return written
+        entries.append(new(amount=shipping, idempotency_key=key, covers_shipping=True))
+    if not entries:
+        return []
+    drawn = sum((e.amount for e in entries), start=ZERO)
+    LedgerEntry.objects.filter(pk=capture.pk).update(drawn=F("drawn") + drawn)
+    capture.drawn += drawn
+    LedgerEntry.objects.bulk_create(entries)
+    LedgerLine.objects.bulk_create(
+        LedgerLine(entry=entry, row=row, amount=value)
+        for entry, (row, value) in zip(entries[: len(refunds)], refunds, strict=True)
+    )
+    for entry in entries:
+        _enqueue_after_commit(entry)
+    return entries
 
 
 def rows_refund(
