@@ -7,6 +7,7 @@ Gateway calls happen only in entry_settle, outside any transaction, after the in
 """
 
 import datetime as dt
+import logging
 from decimal import Decimal
 from functools import partial
 
@@ -16,7 +17,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from payments import PaymentStatus
 
+from orders.exceptions import OrderError
 from orders.models import WAITING, Order, OrderRow, RowStatus, Shipment
+from orders.services import row_cancel
 
 from . import gateway
 from .exceptions import (
@@ -40,6 +43,7 @@ from .models import (
 from .money import Pricing, totals_compute
 
 ZERO = Decimal("0")
+log = logging.getLogger(__name__)
 LEFT_TO_SHIP = (RowStatus.ALLOCATED, *WAITING)
 
 
@@ -239,6 +243,30 @@ def pay_link_create(*, entry_id: int) -> Payment:
             description=f"Order {totals.order.number}, shipment {entry.shipment_id}",
             billing_email=totals.order.email,
         )
+
+
+EXPIRED_REASON = "Payment not completed"
+
+
+def unpaid_orders_expire(*, now: dt.datetime | None = None, limit: int = 100) -> list[int]:
+    """Cancel the rows of orders whose time to pay ran out unpaid (orders' own cancellation:
+    allocated units go to waiting rows first, backorder headroom comes back). A payment that
+    lands meanwhile is given back by the cancellation's settlement. Returns the order ids."""
+    from .selectors import orders_payment_expired
+
+    expired = list(orders_payment_expired(now=now).order_by("pk").values_list("pk", flat=True)[:limit])
+    done = []
+    for order_id in expired:
+        live = OrderRow.objects.filter(order_id=order_id, status__in=LEFT_TO_SHIP).values_list(
+            "pk", flat=True
+        )
+        try:
+            row_cancel(row_ids=list(live), reason=EXPIRED_REASON)
+        except OrderError as error:  # a row shipped meanwhile: the next sweep sees the rest
+            log.warning("Order %s not expired: %s", order_id, error)
+            continue
+        done.append(order_id)
+    return done
 
 
 # --- intents: captures, refunds, releases ------------------------------------------------

@@ -17,7 +17,13 @@ from billing.exceptions import (
 )
 from billing.models import DummyGatewayCall, EntryKind, EntryState, LedgerEntry, OrderTotals, Payment
 from billing.selectors import ledger_reconcile, order_is_paid, orders_payment_expired, pay_links_overdue
-from billing.services import pay_link_create, payment_start, rows_refund, shipment_capture
+from billing.services import (
+    pay_link_create,
+    payment_start,
+    rows_refund,
+    shipment_capture,
+    unpaid_orders_expire,
+)
 from orders.models import RowStatus
 from orders.services import backorders_allocate, row_cancel, shipment_create
 from tests.billing.factories import pay, place, submit
@@ -363,4 +369,47 @@ def test_an_authorization_in_a_prepaid_shop_settles_per_shipment(
         shipment_create(order=order, source=main)
     assert OrderTotals.objects.get(order=order).settlement == "per_shipment"
     assert [c.amount for c in entries(order, EntryKind.CAPTURE)] == [D("24.90")]
+    assert ledger_reconcile().violations == []
+
+
+def test_an_unpaid_order_expires_its_units_go_to_the_next_waiting_customer(
+    main, settings, django_capture_on_commit_callbacks
+):
+    shelf = ProductFactory(price=D("20.00"), backorderable=True)
+    receive(shelf, 1, main)
+    unpaid = place([(shelf, 2)], email="late@example.com")  # 1 allocated, 1 backordered
+    paid = place([(shelf, 1)], email="next@example.com")
+    pay(paid)
+    waiting = paid.rows.get()
+    assert waiting.status == RowStatus.BACKORDERED
+    late = timezone.now() + dt.timedelta(minutes=settings.BILLING_PAYMENT_WINDOW_MINUTES + 1)
+
+    assert unpaid_orders_expire() == []  # still in its window
+    with django_capture_on_commit_callbacks(execute=True):
+        assert unpaid_orders_expire(now=late) == [unpaid.pk]
+
+    assert {r.status for r in unpaid.rows.all()} == {RowStatus.CANCELLED}
+    assert {e.reason for r in unpaid.rows.all() for e in r.events.filter(to_status=RowStatus.CANCELLED)} == {
+        "Payment not completed"
+    }
+    waiting.refresh_from_db()
+    assert waiting.status == RowStatus.ALLOCATED
+    assert not LedgerEntry.objects.filter(order=unpaid).exists()  # nothing was paid, nothing to give back
+    assert unpaid_orders_expire(now=late) == []  # nothing left to expire
+
+
+def test_a_payment_that_lands_after_the_order_expired_is_given_back(
+    main, mixed, settings, django_capture_on_commit_callbacks
+):
+    shelf, _ = mixed
+    order = place([(shelf, 1)])
+    started = payment_start(order_id=order.pk)  # the customer is on the provider's page...
+    late = timezone.now() + dt.timedelta(minutes=settings.BILLING_PAYMENT_WINDOW_MINUTES + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        unpaid_orders_expire(now=late)
+        submit(started, PaymentStatus.PREAUTH)  # ...and approves after the window closed
+
+    (auth,) = entries(order, EntryKind.AUTHORIZE)
+    (release,) = entries(order, EntryKind.RELEASE)
+    assert (release.parent, release.amount, release.state) == (auth, auth.amount, EntryState.SUCCEEDED)
     assert ledger_reconcile().violations == []
