@@ -119,7 +119,11 @@ def payment_start(*, order_id: int, now: dt.datetime | None = None) -> Payment:
     after the window, or with nothing left to pay."""
     now = now or timezone.now()
     with transaction.atomic():
-        totals = _lock_totals(order_id)
+        try:
+            totals = _lock_totals(order_id)
+        except OrderTotals.DoesNotExist:
+            number = Order.objects.filter(pk=order_id).values_list("number", flat=True).first()
+            raise NotPayable(order=number or str(order_id), reason="it has no totals to pay.") from None
         order = totals.order
         if _checkout_entry(order_id) is not None:
             raise NotPayable(order=order.number, reason="it is paid already.")

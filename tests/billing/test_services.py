@@ -413,3 +413,49 @@ def test_a_payment_that_lands_after_the_order_expired_is_given_back(
     (release,) = entries(order, EntryKind.RELEASE)
     assert (release.parent, release.amount, release.state) == (auth, auth.amount, EntryState.SUCCEEDED)
     assert ledger_reconcile().violations == []
+
+
+def test_an_order_placed_before_billing_cannot_be_paid():
+    from tests.orders.factories import OrderFactory
+
+    order = OrderFactory()
+    with pytest.raises(NotPayable, match=f"{order.number} cannot be paid: it has no totals"):
+        payment_start(order_id=order.pk)
+
+
+def test_a_refused_refund_is_kept_failed_and_succeeds_when_retried(
+    prepaid, monkeypatch, django_capture_on_commit_callbacks
+):
+    from billing import gateway as provider
+    from billing.services import entry_retry
+
+    def refused(entry):
+        raise provider.PaymentError("Card issuer unavailable")
+
+    monkeypatch.setattr(provider, "perform", refused)
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[prepaid.rows.get(status=RowStatus.BACKORDERED).pk], by_customer=True)
+    (refund,) = entries(prepaid, EntryKind.REFUND)
+    assert (refund.state, refund.error) == (EntryState.FAILED, "Card issuer unavailable")
+    assert [f.order for f in ledger_reconcile().open] == [prepaid.number]
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        entry_retry(entry_id=refund.pk)
+    refund.refresh_from_db()
+    assert refund.state == EntryState.SUCCEEDED and gateway("refund") == [D("20.00")]
+    assert ledger_reconcile().open == [] and ledger_reconcile().violations == []
+
+
+def test_the_sweep_sends_a_job_that_never_ran(prepaid, django_capture_on_commit_callbacks):
+    from billing.tasks import settle_pending_sweep
+
+    with django_capture_on_commit_callbacks(execute=False):  # the after-commit send is lost
+        row_cancel(row_ids=[prepaid.rows.get(status=RowStatus.BACKORDERED).pk], by_customer=True)
+    (refund,) = entries(prepaid, EntryKind.REFUND)
+    assert refund.state == EntryState.PENDING
+
+    settle_pending_sweep()
+
+    refund.refresh_from_db()
+    assert refund.state == EntryState.SUCCEEDED and gateway("refund") == [D("20.00")]
