@@ -43,7 +43,14 @@ def billing_settings(app_configs=None, **kwargs):
                 f"PAYMENT_VARIANT={settings.PAYMENT_VARIANT!r} is not in PAYMENT_VARIANTS.", id="billing.E004"
             )
         )
-    elif settings.BILLING_SETTLEMENT == Settlement.PER_SHIPMENT:
+    elif variant[0].startswith("payments.stripe") and not variant[1].get("api_key"):
+        errors.append(
+            Error(
+                "PAYMENT_VARIANT=stripe needs STRIPE_SECRET_KEY (and STRIPE_WEBHOOK_SECRET).",
+                id="billing.E007",
+            )
+        )
+    if variant is not None and settings.BILLING_SETTLEMENT == Settlement.PER_SHIPMENT:
         try:
             provider = import_string(variant[0])
         except ImportError as error:

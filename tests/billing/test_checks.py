@@ -11,8 +11,10 @@ def test_the_embedded_default_passes(settings):
     assert ids(settings) == []
 
 
-def test_stripe_cannot_settle_per_shipment_but_can_at_checkout(settings):
+def test_stripe_needs_its_key_and_cannot_settle_per_shipment_but_can_at_checkout(settings):
     settings.PAYMENT_VARIANT, settings.BILLING_SETTLEMENT = "stripe", "per_shipment"
+    assert ids(settings) == ["billing.E007", "billing.E006"]
+    settings.PAYMENT_VARIANTS = {"stripe": ("payments.stripe.StripeProviderV3", {"api_key": "sk_test_x"})}
     assert ids(settings) == ["billing.E006"]
     settings.BILLING_SETTLEMENT = "at_checkout"
     assert ids(settings) == []
