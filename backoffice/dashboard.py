@@ -11,8 +11,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import (
-    Case,
-    CharField,
     Count,
     IntegerField,
     Max,
@@ -23,7 +21,6 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
     Window,
 )
 from django.db.models.functions import Coalesce
@@ -34,7 +31,7 @@ from inventory.models import InboundStatus, InboundSupply
 from inventory.selectors import products_low_on_stock
 from notifications.models import OutboxMessage, OutboxStatus
 from orders.models import WAITING, OrderRow, RowStatus
-from orders.selectors import row_counts_by_status
+from orders.selectors import age_bucket_q, age_buckets, row_counts_by_status
 
 DEFAULT_TOP = 20
 DEFAULT_RISK_DAYS = 7
@@ -65,62 +62,30 @@ def rows_by_status() -> list[dict]:
 # -- waiting rows by age -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AgeBucket:
-    key: str
-    label: str
-    min_days: int
-    max_days: int | None  # None: no upper end
-
-
-AGE_BUCKETS = (
-    AgeBucket("0-7", "0–7 days", 0, 7),
-    AgeBucket("8-30", "8–30 days", 8, 30),
-    AgeBucket("31-90", "31–90 days", 31, 90),
-    AgeBucket("90+", "over 90 days", 91, None),
-)
-
-
 def waiting_by_age(*, now: dt.datetime | None = None) -> list[dict]:
-    """Waiting (backordered + pre-ordered) rows and units by whole days waited, one query.
-
-    A row's age is the whole days since ``queue_at`` (when it started waiting): a
-    row 7 days and 23 hours old is in 0–7. Every bucket is listed, empty ones as 0.
-    """
+    """Waiting (backordered + pre-ordered) rows and units by whole days waited, in the age
+    groups of orders.selectors (the digest's and the order-row admin filter's), one query.
+    Every group is listed, empty ones as 0."""
     now = now or timezone.now()
-    # The bucket is the first whose upper end the row is younger than (max_days + 1).
-    bucket = Case(
-        *[
-            When(queue_at__gt=now - dt.timedelta(days=b.max_days + 1), then=Value(b.key))
-            for b in AGE_BUCKETS
-            if b.max_days is not None
-        ],
-        default=Value(AGE_BUCKETS[-1].key),
-        output_field=CharField(),
-    )
-    found = {
-        row["bucket"]: row
-        for row in OrderRow.objects.filter(status__in=WAITING)
-        .annotate(bucket=bucket)
-        .values("bucket")
-        .annotate(
-            rows=Count("pk"),
-            units=Sum("quantity"),
-            backordered=Coalesce(Sum("quantity", filter=Q(status=RowStatus.BACKORDERED)), 0),
-            preordered=Coalesce(Sum("quantity", filter=Q(status=RowStatus.PREORDERED)), 0),
-        )
-        .order_by()
-    }
+    buckets = age_buckets()
+    sums = {}
+    for n, bucket in enumerate(buckets):
+        within = age_bucket_q(bucket, now=now)
+        sums[f"rows_{n}"] = Count("pk", filter=within)
+        sums[f"units_{n}"] = Coalesce(Sum("quantity", filter=within), 0)
+        for status in WAITING:
+            sums[f"{status}_{n}"] = Coalesce(Sum("quantity", filter=within & Q(status=status)), 0)
+    found = OrderRow.objects.filter(status__in=WAITING).aggregate(**sums)
     return [
         {
-            "key": b.key,
-            "label": b.label,
-            "rows": found.get(b.key, {}).get("rows", 0),
-            "units": found.get(b.key, {}).get("units", 0) or 0,
-            "backordered": found.get(b.key, {}).get("backordered", 0),
-            "preordered": found.get(b.key, {}).get("preordered", 0),
+            "key": bucket.key,
+            "label": bucket.label,
+            "rows": found[f"rows_{n}"],
+            "units": found[f"units_{n}"],
+            "backordered": found[f"{RowStatus.BACKORDERED}_{n}"],
+            "preordered": found[f"{RowStatus.PREORDERED}_{n}"],
         }
-        for b in AGE_BUCKETS
+        for n, bucket in enumerate(buckets)
     ]
 
 

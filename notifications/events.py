@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
@@ -16,8 +17,9 @@ from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Source
 from inventory.selectors import is_low_on_stock, products_low_on_stock
 from orders.links import order_url
-from orders.models import WAITING, Order, OrderRow, RowStatus, Shipment
+from orders.models import Order, OrderRow, RowStatus, Shipment
 from orders.presentation import rows_for_customer
+from orders.selectors import age_bucket_of, age_buckets, aged_bucket, rows_waiting_in
 
 from .links import row_cancel_url
 from .models import OrderPlacedNote
@@ -256,18 +258,19 @@ def _low_stock_alerts(product, *, free: int, threshold: int, day: dt.date) -> li
 
 
 def digest_aged_backorders(*, today: dt.date | None = None) -> int:
-    """The merchants' daily digest: rows waiting longer than the configured ages, by product."""
+    """The merchants' daily digest: rows waiting (backordered or pre-ordered) at least the
+    first of the ages, by product, in the age groups of orders.selectors."""
     today = today or timezone.localdate()
-    oldest_age = min(settings.AGED_BACKORDER_DAYS)
-    cutoff = timezone.now() - dt.timedelta(days=oldest_age)
+    now = timezone.now()
+    aged = aged_bucket()
     rows = list(
-        OrderRow.objects.filter(status__in=WAITING, queue_at__lte=cutoff)
+        rows_waiting_in(OrderRow.objects.all(), bucket=aged, now=now)
         .select_related("product", "order")
         .order_by("product__name", "queue_at")
     )
     if not rows:
         return 0
-    now = timezone.now()
+    groups = [bucket for bucket in age_buckets() if bucket.min_days >= aged.min_days]
     products = {}
     for row in rows:
         entry = products.setdefault(
@@ -278,14 +281,19 @@ def digest_aged_backorders(*, today: dt.date | None = None) -> int:
         entry["rows"] += 1
         entry["units"] += row.quantity
         entry["oldest"] = max(entry["oldest"], age)
-        bucket = max(d for d in settings.AGED_BACKORDER_DAYS if age >= d)
-        entry["buckets"][bucket] += row.quantity
-    ages = sorted(settings.AGED_BACKORDER_DAYS)
+        entry["buckets"][age_bucket_of(days=age).key] += row.quantity
     table = [
-        {**e, "by_age": [e["buckets"].get(d, 0) for d in ages]}
+        {**e, "by_age": [e["buckets"].get(b.key, 0) for b in groups]}
         for e in sorted(products.values(), key=lambda e: -e["oldest"])
     ]
-    context = {"today": today, "ages": ages, "products": table, "total_rows": len(rows)}
+    context = {
+        "today": today,
+        "aged": aged,
+        "groups": groups,
+        "products": table,
+        "total_rows": len(rows),
+        "rows_path": f"/admin/orders/orderrow/?{urlencode({'waited': aged.key})}",
+    }
     outbox_write(
         messages=[
             outbox_message(kind="aged_backorders", key=str(today), to=to, context=context)

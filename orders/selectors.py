@@ -2,8 +2,10 @@
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -125,3 +127,57 @@ def stock_freed_at() -> Greatest:
     )
     # Coalesce each side: SQLite's MAX(a, b) is NULL when either is.
     return Greatest(Coalesce(Subquery(arrived), NEVER), Coalesce(Subquery(released), NEVER))
+
+
+# -- waiting rows by age: one set of groups for the digest, the dashboard and the admin filter --
+
+
+@dataclass(frozen=True)
+class AgeBucket:
+    """Waiting rows by whole days since ``queue_at``: from min_days to max_days (None: no end)."""
+
+    key: str
+    label: str
+    min_days: int
+    max_days: int | None
+
+
+def age_buckets() -> tuple[AgeBucket, ...]:
+    """The age groups, split where settings.AGED_BACKORDER_DAYS says (7, 30, 90: 0–6, 7–29,
+    30–89 and 90+ days). A row N days old is in the group that starts at N."""
+    starts = sorted({0, *settings.AGED_BACKORDER_DAYS})
+    ends = [start - 1 for start in starts[1:]] + [None]
+    return tuple(
+        AgeBucket(f"{lo}-{hi}", f"{lo}–{hi} days", lo, hi)
+        if hi is not None
+        else AgeBucket(f"{lo}+", f"{lo}+ days", lo, None)
+        for lo, hi in zip(starts, ends, strict=True)
+    )
+
+
+def aged_bucket() -> AgeBucket:
+    """Every group but the first: the rows the merchants' digest reports."""
+    first = min(settings.AGED_BACKORDER_DAYS)
+    return AgeBucket("aged", f"{first} days or more", first, None)
+
+
+def age_bucket_of(*, days: int) -> AgeBucket:
+    """The group of a row waiting ``days`` whole days, ``(now - row.queue_at).days``."""
+    buckets = age_buckets()
+    return next((b for b in reversed(buckets) if b.min_days <= days), buckets[0])
+
+
+def age_bucket_q(bucket: AgeBucket, *, now: dt.datetime) -> Q:
+    """Rows ``bucket.min_days`` to ``bucket.max_days`` whole days old at ``now`` (SQL form of
+    age_bucket_of: a row 7 days and 23 hours old is 7 days old)."""
+    q = Q()
+    if bucket.min_days > 0:  # the first group also takes a queue time a skewed clock put ahead
+        q &= Q(queue_at__lte=now - dt.timedelta(days=bucket.min_days))
+    if bucket.max_days is not None:
+        q &= Q(queue_at__gt=now - dt.timedelta(days=bucket.max_days + 1))
+    return q
+
+
+def rows_waiting_in(rows: QuerySet, *, bucket: AgeBucket, now: dt.datetime | None = None) -> QuerySet:
+    """The waiting rows (backordered and pre-ordered) of ``rows`` in an age group."""
+    return rows.filter(age_bucket_q(bucket, now=now or timezone.now()), status__in=WAITING)

@@ -138,7 +138,9 @@ CUSTOMER_URL_NAMES = {
     "row_cancel": "storefront:row_cancel",
     "unsubscribe": "storefront:unsubscribe",
 }
-# The daily digest lists rows waiting at least this many days, in these age groups.
+# Waiting rows are grouped by age, split at these days (7,30,90: 0-6, 7-29, 30-89, 90+) by
+# orders.selectors.age_buckets for the dashboard, the order-row admin filter and the daily
+# digest, which lists the rows waiting at least the first of them.
 AGED_BACKORDER_DAYS = [int(d) for d in env.list("AGED_BACKORDER_DAYS", default=["7", "30", "90"])]
 
 # Celery: no broker configured -> tasks run in-process (eagerly) so the

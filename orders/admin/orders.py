@@ -13,6 +13,7 @@ from inventory.models import Source
 
 from ..exceptions import OrderError
 from ..models import WAITING, CustomerTier, Order, OrderRow, RowEvent, RowStatus, Shipment
+from ..selectors import age_buckets, aged_bucket, rows_waiting_in
 from ..services import row_cancel, row_change_source, row_release, shipment_create
 
 
@@ -41,6 +42,21 @@ class HasPreorderedRows(HasRowsInStatus):
     title = "has pre-ordered rows"
     parameter_name = "has_preordered"
     status = RowStatus.PREORDERED
+
+
+class WaitedFilter(admin.SimpleListFilter):
+    """Waiting rows (backordered and pre-ordered) by age, in the groups of the dashboard and the
+    digest; "aged" is what the digest reports and links to."""
+
+    title = "waiting for"
+    parameter_name = "waited"
+
+    def lookups(self, request, model_admin):
+        return [(b.key, b.label) for b in (*age_buckets(), aged_bucket())]
+
+    def queryset(self, request, queryset):
+        chosen = {b.key: b for b in (*age_buckets(), aged_bucket())}.get(self.value())
+        return rows_waiting_in(queryset, bucket=chosen) if chosen else queryset
 
 
 class OrderRowInline(admin.TabularInline):
@@ -174,7 +190,7 @@ class OrderRowAdmin(admin.ModelAdmin):
         "waiting_days",
         "promise_date",
     )
-    list_filter = ("status", ("product", admin.RelatedOnlyFieldListFilter), "source")
+    list_filter = ("status", WaitedFilter, ("product", admin.RelatedOnlyFieldListFilter), "source")
     search_fields = ("order__number", "order__email", "product__sku")
     list_select_related = ("order", "product", "source")
     ordering = ("queue_at", "order_id", "line_no", "pk")

@@ -248,16 +248,16 @@ def test_waiting_rows_by_age_table_and_chart(admin_client, shop):
     html = admin_client.get(PAGE).content.decode()
 
     assert Tables(html).tables["table-aging"][1:] == [
-        ["0–7 days", "1", "3", "3", "0"],
-        ["8–30 days", "1", "4", "4", "0"],
-        ["31–90 days", "1", "2", "0", "2"],
-        ["over 90 days", "1", "2", "2", "0"],
+        ["0–6 days", "1", "3", "3", "0"],
+        ["7–29 days", "1", "4", "4", "0"],
+        ["30–89 days", "1", "2", "0", "2"],
+        ["90+ days", "1", "2", "2", "0"],
     ]
     assert chart_bars(html, "chart-waiting-rows-by-age") == {
-        "0–7 days": 1,
-        "8–30 days": 1,
-        "31–90 days": 1,
-        "over 90 days": 1,
+        "0–6 days": 1,
+        "7–29 days": 1,
+        "30–89 days": 1,
+        "90+ days": 1,
     }
 
 
@@ -373,10 +373,10 @@ def test_an_empty_shop_renders(admin_client):
     html = response.content.decode()
     assert "Nothing is waiting." in html and "No promise is at risk." in html
     assert chart_bars(html, "chart-waiting-rows-by-age") == {
-        "0–7 days": 0,
-        "8–30 days": 0,
-        "31–90 days": 0,
-        "over 90 days": 0,
+        "0–6 days": 0,
+        "7–29 days": 0,
+        "30–89 days": 0,
+        "90+ days": 0,
     }
 
 
@@ -396,10 +396,10 @@ def test_statuses_csv(admin_client, shop):
 
 def test_aging_csv(admin_client, shop):
     assert read_csv(admin_client.get(csv_url("aging")))[1:] == [
-        ["0–7 days", "1", "3", "3", "0"],
-        ["8–30 days", "1", "4", "4", "0"],
-        ["31–90 days", "1", "2", "0", "2"],
-        ["over 90 days", "1", "2", "2", "0"],
+        ["0–6 days", "1", "3", "3", "0"],
+        ["7–29 days", "1", "4", "4", "0"],
+        ["30–89 days", "1", "2", "0", "2"],
+        ["90+ days", "1", "2", "2", "0"],
     ]
 
 
@@ -566,14 +566,14 @@ def test_each_csv_runs_a_constant_number_of_queries(admin_client, table):
 def test_age_buckets_are_whole_days_waited(shop):
     now = timezone.now()
     rows = list(OrderRow.objects.filter(status__in=[RowStatus.BACKORDERED, RowStatus.PREORDERED]))
-    ages = [dt.timedelta(days=7, hours=23), dt.timedelta(days=8, minutes=1), dt.timedelta(days=90, hours=23)]
-    ages.append(dt.timedelta(days=91, minutes=1))
+    ages = [dt.timedelta(days=6, hours=23), dt.timedelta(days=7, minutes=1), dt.timedelta(days=89, hours=23)]
+    ages.append(dt.timedelta(days=90, minutes=1))
     for row, age in zip(rows, ages, strict=True):
         OrderRow.objects.filter(pk=row.pk).update(queue_at=now - age)
 
     found = {b["key"]: b["rows"] for b in dashboard.waiting_by_age(now=now)}
 
-    assert found == {"0-7": 1, "8-30": 1, "31-90": 1, "90+": 1}
+    assert found == {"0-6": 1, "7-29": 1, "30-89": 1, "90+": 1}
 
 
 def test_the_age_buckets_take_one_query(shop, django_assert_num_queries):
