@@ -7,6 +7,7 @@ Gateway calls happen only in entry_settle, outside any transaction, after the in
 """
 
 import datetime as dt
+import json
 import logging
 from decimal import Decimal
 from functools import partial
@@ -151,6 +152,8 @@ def payment_start(*, order_id: int, now: dt.datetime | None = None) -> Payment:
             billing_email=order.email,
             billing_first_name=first,
             billing_last_name=last,
+            # the rows this amount pays for (django-payments' attrs live in extra_data)
+            extra_data=json.dumps({"rows": [r.pk for r in live]}),
         )
 
 
@@ -201,9 +204,11 @@ def _record_checkout_payment(totals: OrderTotals, payment: Payment) -> LedgerEnt
         totals.settlement = settlement
         totals.save(update_fields=["settlement"])
     if not authorized:
-        live = [r for r in totals.order.rows.all() if r.status != RowStatus.CANCELLED]
+        # The rows the payment was started for, even one cancelled since: _settle refunds it.
+        paid_for = json.loads(payment.extra_data or "{}").get("rows")
+        rows = totals.order.rows.filter(pk__in=paid_for) if paid_for else totals.order.rows.all()
         LedgerLine.objects.bulk_create(
-            LedgerLine(entry=entry, row=r, amount=totals.row_value(r).gross) for r in live
+            LedgerLine(entry=entry, row=r, amount=totals.row_value(r).gross) for r in rows
         )
     _settle(totals)
     return entry

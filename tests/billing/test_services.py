@@ -459,3 +459,19 @@ def test_the_sweep_sends_a_job_that_never_ran(prepaid, django_capture_on_commit_
 
     refund.refresh_from_db()
     assert refund.state == EntryState.SUCCEEDED and gateway("refund") == [D("20.00")]
+
+
+def test_a_row_cancelled_while_the_customer_was_paying_is_refunded(
+    shop, mixed, django_capture_on_commit_callbacks
+):
+    shop.BILLING_SETTLEMENT = "at_checkout"
+    shelf, later = mixed
+    order = place([(shelf, 1), (later, 2)])
+    started = payment_start(order_id=order.pk)  # 44.90 for both rows
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[row_of(order, later, RowStatus.BACKORDERED).pk], by_customer=True)  # another tab
+        submit(started, PaymentStatus.CONFIRMED)
+
+    assert [c.amount for c in entries(order, EntryKind.CAPTURE)] == [D("44.90")]
+    assert [r.amount for r in entries(order, EntryKind.REFUND)] == [D("20.00")]
+    assert ledger_reconcile().violations == []
