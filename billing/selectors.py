@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -185,3 +186,57 @@ def order_is_paid(*, order_id: int) -> bool:
         state=EntryState.SUCCEEDED,
         payment__purpose=PaymentPurpose.CHECKOUT,
     ).exists()
+
+
+class RowPayment(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+    PAID = "paid", "Paid"
+    CHARGED_WHEN_SHIPPED = "charged_when_shipped", "To be charged when it ships"
+    BEING_CHARGED = "being_charged", "Being charged"
+    PAY_LINK_DUE = "pay_link_due", "Payment due (pay link)"
+    NOT_CHARGED = "not_charged", "Not charged"
+    REFUND_PENDING = "refund_pending", "Refund on its way"
+    REFUNDED = "refunded", "Refunded"
+
+
+def rows_payment_state(*, order_id: int) -> dict[int, str]:
+    """What each row of the order means for the customer's money (account and guest pages,
+    emails): paid, to be charged when it ships, refunded, a pay link due... Four queries."""
+    rows = list(OrderRow.objects.filter(order_id=order_id))
+    entries = list(LedgerEntry.objects.filter(order_id=order_id).select_related("payment"))
+    lines = defaultdict(list)
+    for line in LedgerLine.objects.filter(entry__order_id=order_id).select_related("entry"):
+        lines[line.row_id].append(line.entry)
+    checkout = [
+        e
+        for e in entries
+        if e.parent_id is None
+        and e.state == EntryState.SUCCEEDED
+        and e.kind in (EntryKind.AUTHORIZE, EntryKind.CAPTURE)
+        and e.payment_id
+        and e.payment.purpose == PaymentPurpose.CHECKOUT
+        and not e.idempotency_key.startswith("duplicate:")
+    ]
+    if not checkout:
+        return {r.pk: RowPayment.AWAITING_PAYMENT for r in rows}
+    prepaid = checkout[0].kind == EntryKind.CAPTURE
+    found = {}
+    for row in rows:
+        refunds = [e for e in lines[row.pk] if e.kind == EntryKind.REFUND]
+        captures = [e for e in lines[row.pk] if e.kind == EntryKind.CAPTURE and e.shipment_id]
+        if refunds:
+            done = all(e.state == EntryState.SUCCEEDED for e in refunds)
+            found[row.pk] = RowPayment.REFUNDED if done else RowPayment.REFUND_PENDING
+        elif row.status == RowStatus.CANCELLED:  # cancelled before it was paid for
+            found[row.pk] = RowPayment.NOT_CHARGED
+        elif prepaid:
+            found[row.pk] = RowPayment.PAID
+        elif not captures:
+            found[row.pk] = RowPayment.CHARGED_WHEN_SHIPPED
+        elif captures[0].state == EntryState.SUCCEEDED:
+            found[row.pk] = RowPayment.PAID
+        elif captures[0].state == EntryState.AWAITING_PAYMENT:
+            found[row.pk] = RowPayment.PAY_LINK_DUE
+        else:
+            found[row.pk] = RowPayment.BEING_CHARGED
+    return found

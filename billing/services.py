@@ -42,6 +42,7 @@ from .models import (
     Settlement,
 )
 from .money import Pricing, totals_compute
+from .signals import order_paid, refunds_written, shipment_charged
 
 ZERO = Decimal("0")
 log = logging.getLogger(__name__)
@@ -210,6 +211,7 @@ def _record_checkout_payment(totals: OrderTotals, payment: Payment) -> LedgerEnt
         LedgerLine.objects.bulk_create(
             LedgerLine(entry=entry, row=r, amount=totals.row_value(r).gross) for r in rows
         )
+    order_paid.send(sender=LedgerEntry, order_id=totals.order_id, entry=entry)
     _settle(totals)
     return entry
 
@@ -362,6 +364,7 @@ def shipment_capture(
             covers_shipping=first,
             lines=lines,
         )
+        shipment_charged.send(sender=LedgerEntry, entry=entry)
         _settle(totals)
         return entry
 
@@ -466,6 +469,7 @@ def _refund(
     )
     for entry in entries:
         _enqueue_after_commit(entry)
+    refunds_written.send(sender=LedgerEntry, order_id=totals.order_id, entries=entries)
     return entries
 
 

@@ -475,3 +475,56 @@ def test_a_row_cancelled_while_the_customer_was_paying_is_refunded(
     assert [c.amount for c in entries(order, EntryKind.CAPTURE)] == [D("44.90")]
     assert [r.amount for r in entries(order, EntryKind.REFUND)] == [D("20.00")]
     assert ledger_reconcile().violations == []
+
+
+def test_each_row_says_what_it_means_for_the_customer_s_money(
+    main, mixed, settings, django_capture_on_commit_callbacks
+):
+    from billing.selectors import RowPayment, rows_payment_state
+    from billing.signals import order_paid, refunds_written, shipment_charged
+
+    heard = []
+    for signal in (order_paid, shipment_charged, refunds_written):
+        signal.connect(lambda sender, signal=signal, **kw: heard.append(signal), weak=False, dispatch_uid="t")
+    try:
+        shelf, later = mixed
+        receive(shelf, 1, main)
+        order = place([(shelf, 2), (later, 2)])
+        states = lambda: sorted(rows_payment_state(order_id=order.pk).values())  # noqa: E731
+        assert states() == [RowPayment.AWAITING_PAYMENT] * 2
+        with django_capture_on_commit_callbacks(execute=True):
+            pay(order)
+            shipment_create(order=order, source=main)
+        assert states() == [RowPayment.CHARGED_WHEN_SHIPPED, RowPayment.PAID]
+        LedgerEntry.objects.filter(kind=EntryKind.AUTHORIZE).update(
+            created_at=timezone.now() - dt.timedelta(days=settings.BILLING_AUTHORIZATION_DAYS + 1)
+        )
+        receive(later, 2, main)
+        with django_capture_on_commit_callbacks(execute=True):
+            backorders_allocate(product_id=later.pk)
+            shipment_create(order=order, source=main)
+        assert states() == [RowPayment.PAID, RowPayment.PAY_LINK_DUE]
+        assert heard == [order_paid, shipment_charged, shipment_charged]
+    finally:
+        for signal in (order_paid, shipment_charged, refunds_written):
+            signal.disconnect(dispatch_uid="t")
+
+
+def test_prepaid_rows_say_paid_refunded_or_not_charged(shop, mixed, django_capture_on_commit_callbacks):
+    from billing.selectors import RowPayment, rows_payment_state
+
+    shop.BILLING_SETTLEMENT = "at_checkout"
+    shelf, later = mixed
+    other = ProductFactory(price=D("5.00"), backorderable=True)
+    order = place([(shelf, 1), (later, 2), (other, 1)])
+    row_cancel(row_ids=[row_of(order, other, RowStatus.BACKORDERED).pk], by_customer=True)  # before paying
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order, PaymentStatus.CONFIRMED)
+        row_cancel(row_ids=[row_of(order, later, RowStatus.BACKORDERED).pk], by_customer=True)
+    found = rows_payment_state(order_id=order.pk)
+    assert found == {
+        row_of(order, shelf, RowStatus.ALLOCATED).pk: RowPayment.PAID,
+        row_of(order, later, RowStatus.CANCELLED).pk: RowPayment.REFUNDED,
+        row_of(order, other, RowStatus.CANCELLED).pk: RowPayment.NOT_CHARGED,
+    }
+    assert [c.amount for c in entries(order, EntryKind.CAPTURE)] == [D("44.90")]
