@@ -3,6 +3,9 @@
 Tests marked ``postgres`` need PostgreSQL (row locks, concurrency), ``redis`` a
 Redis broker, ``browser`` Debian's Chromium. Without them the test is skipped
 with the reason; under CI=true a missing service fails the test instead.
+
+The fixtures below are the ones tests of several apps share; an app's own are in
+tests/<app>/conftest.py, its factories in tests/<app>/factories.py.
 """
 
 import os
@@ -12,6 +15,14 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+
+from catalog.models import GlobalSettings
+from config.celery_app import app
+from inventory.signals import stock_freed
+from tests.helpers import celery_publishing
+from tests.inventory.factories import SourceFactory
+from tests.orders.factories import UserFactory
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -48,3 +59,85 @@ def pytest_runtest_setup(item):
             if CI:
                 pytest.fail(f"CI=true requires this test: {reason}", pytrace=False)
             pytest.skip(reason)
+
+
+# -- Sources and people. --
+
+
+@pytest.fixture
+def main():
+    return SourceFactory(code="main", name="Main warehouse", priority=1)
+
+
+@pytest.fixture
+def overflow():
+    return SourceFactory(code="overflow", name="Overflow", priority=2)
+
+
+@pytest.fixture
+def sources(main, overflow):
+    return main, overflow
+
+
+@pytest.fixture
+def source(main):
+    """The one source of a test that needs only one."""
+    return main
+
+
+@pytest.fixture
+def ada():
+    return UserFactory(username="ada", email="ada@example.com")
+
+
+@pytest.fixture
+def global_settings(db):
+    return GlobalSettings.get_solo()  # created on first read: a live shop has it
+
+
+@pytest.fixture
+def heard_freed():
+    """The product ids of each stock_freed announcement during the test, in order."""
+    heard: list[list[int]] = []
+
+    def listener(sender, product_ids, **kwargs):
+        heard.append(product_ids)
+
+    stock_freed.connect(listener)
+    yield heard
+    stock_freed.disconnect(listener)
+
+
+# -- Celery and the cache. --
+
+
+@pytest.fixture
+def eager():
+    """Tasks run in-process, whatever CELERY_TASK_ALWAYS_EAGER says."""
+    with celery_publishing(broker_url=app.conf.broker_url, eager=True):
+        yield
+
+
+@pytest.fixture
+def live_broker():
+    """Tasks sent by this test go to the test broker (a real worker runs them)."""
+    with celery_publishing(broker_url=settings.TEST_BROKER_URL, eager=False):
+        yield settings.TEST_BROKER_URL
+
+
+@pytest.fixture
+def broker_client(live_broker):
+    """A plain Redis client on the test broker's database (to look at the queues)."""
+    import redis
+
+    client = redis.Redis.from_url(live_broker, socket_connect_timeout=2, socket_timeout=5)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fresh_rate_limits():
+    """The rate-limit counters live in the cache: the test starts (and leaves) it empty."""
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,8 +1,13 @@
 """Small helpers shared by tests."""
 
+from contextlib import contextmanager
 from uuid import uuid4
 
+from config.celery_app import app
 from inventory.services import stock_receive
+
+# The broker keys of the default queue and of kombu's "unacked" bookkeeping (redis transport).
+BROKER_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
 
 
 def receive(product, quantity: int, source, reference: str | None = None):
@@ -24,3 +29,39 @@ def staff_client(client, *perms: str, username: str = "clerk"):
         )
     client.force_login(user)
     return client
+
+
+def _reset_producer_pools() -> None:
+    # Celery caches its connection and producer pools for the first broker URL it used
+    # (Celery._after_fork clears the same two attributes).
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+
+
+@contextmanager
+def celery_publishing(*, broker_url: str, eager: bool = False):
+    """Point the test process's Celery app at ``broker_url``; restore it afterwards.
+
+    Celery reads CELERY_BROKER_URL from the environment before its own conf, so the
+    URL is set as the read and write URL (which take precedence) as well.
+    """
+    names = ("task_always_eager", "broker_url", "broker_read_url", "broker_write_url")
+    before = {name: app.conf.get(name) for name in names}
+    app.conf.update(
+        task_always_eager=eager,
+        broker_url=broker_url,
+        broker_read_url=broker_url,
+        broker_write_url=broker_url,
+    )
+    _reset_producer_pools()
+    try:
+        yield app
+    finally:
+        app.conf.update(before)
+        _reset_producer_pools()
+
+
+def purge_broker(client) -> None:
+    """Empty the default queue and kombu's unacked bookkeeping left by earlier runs."""
+    client.delete(*BROKER_KEYS)

@@ -61,16 +61,6 @@ def page_messages(response) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def main():
-    return SourceFactory(code="main", name="Main warehouse", priority=1)
-
-
-@pytest.fixture
-def overflow():
-    return SourceFactory(code="overflow", name="Overflow", priority=2)
-
-
-@pytest.fixture
 def kettle():
     return ProductFactory(sku="KETTLE-1", name="Copper kettle", backorderable=True)
 

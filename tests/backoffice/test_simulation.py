@@ -232,11 +232,6 @@ def audit():
     return simulation.PromiseAudit()
 
 
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", priority=1)
-
-
 def buy(audit, product, quantity, n=0, user=None):
     """Check out on day n and record the first promise of the waiting row, as the run does."""
     order = checkout_place_order(

@@ -29,11 +29,6 @@ LIMIT = 5
 
 
 @pytest.fixture
-def ada():
-    return UserFactory(username="ada")
-
-
-@pytest.fixture
 def admin_user():
     return UserFactory(username="boss", is_staff=True, is_superuser=True)
 

@@ -7,22 +7,10 @@ from inventory.exceptions import InvalidQuantity, StockWouldGoNegative
 from inventory.models import MovementKind, Stock, StockMovement
 from inventory.selectors import stock_drift
 from inventory.services import stock_adjust, stock_count, stock_return
-from inventory.signals import stock_freed
-from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def source():
-    return SourceFactory(code="main")
-
-
-@pytest.fixture
-def product():
-    return ProductFactory(sku="KETTLE-1")
 
 
 @pytest.fixture
@@ -204,23 +192,14 @@ def test_return_of_no_units_is_refused(shelf, source, product, quantity):
 
 
 def test_only_changes_that_add_units_announce_free_stock(
-    shelf, source, product, django_capture_on_commit_callbacks
+    shelf, source, product, heard_freed, django_capture_on_commit_callbacks
 ):
-    heard = []
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_adjust(source=source, product=product, change=-1, reason="Damaged")
+    assert heard_freed == []
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_return(source=source, product=product, quantity=1, reference="RET-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_count(source=source, product=product, counted=12)
 
-    def listener(sender, product_ids, **kwargs):
-        heard.append(product_ids)
-
-    stock_freed.connect(listener)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            stock_adjust(source=source, product=product, change=-1, reason="Damaged")
-        assert heard == []
-        with django_capture_on_commit_callbacks(execute=True):
-            stock_return(source=source, product=product, quantity=1, reference="RET-1")
-        with django_capture_on_commit_callbacks(execute=True):
-            stock_count(source=source, product=product, counted=12)
-    finally:
-        stock_freed.disconnect(listener)
-
-    assert heard == [[product.pk], [product.pk]]
+    assert heard_freed == [[product.pk], [product.pk]]

@@ -20,16 +20,6 @@ RECEIVE_URL = reverse("admin:inventory_stock_receive")
 ADJUST_URL = reverse("admin:inventory_stock_adjust")
 
 
-@pytest.fixture
-def source():
-    return SourceFactory(code="main", name="Main warehouse", priority=1)
-
-
-@pytest.fixture
-def product():
-    return ProductFactory(sku="KETTLE-1", name="Copper kettle")
-
-
 def on_hand(source, product) -> int:
     return Stock.objects.get(source=source, product=product).on_hand
 

@@ -34,26 +34,6 @@ SOON = TODAY + dt.timedelta(days=10)
 
 
 @pytest.fixture
-def main():
-    return SourceFactory(code="main", name="Main warehouse", priority=1)
-
-
-@pytest.fixture
-def shop():
-    return SourceFactory(code="shop", name="Shop floor", priority=2)
-
-
-@pytest.fixture
-def kettle():
-    return ProductFactory(sku="KETTLE-1", name="Copper kettle")
-
-
-@pytest.fixture
-def teapot():
-    return ProductFactory(sku="TEAPOT-1", name="Stoneware teapot")
-
-
-@pytest.fixture
 def announced():
     """Product ids announced through supply_changed (only the services send it)."""
     seen: list[int] = []

@@ -13,7 +13,6 @@ from django.urls import reverse
 from catalog.models import Product
 from inventory.forms import CsvUploadForm
 from inventory.models import Source, Stock, StockMovement
-from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
 from tests.inventory.test_admin import staff_client
@@ -24,26 +23,6 @@ UPLOAD_URL = reverse("admin:inventory_stock_upload")
 STOCK_URL = reverse("admin:inventory_stock_changelist")
 
 GOOD = "source,sku,quantity,reference\nmain,KETTLE-1,10,PO-1\nshop,KETTLE-1,4,PO-1\nmain,TEAPOT-1,3,PO-2\n"
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", name="Main warehouse", priority=1)
-
-
-@pytest.fixture
-def shop():
-    return SourceFactory(code="shop", name="Shop floor", priority=2)
-
-
-@pytest.fixture
-def kettle():
-    return ProductFactory(sku="KETTLE-1", name="Copper kettle")
-
-
-@pytest.fixture
-def teapot():
-    return ProductFactory(sku="TEAPOT-1", name="Stoneware teapot")
 
 
 def upload(client, text: str | bytes, name: str = "restock.csv"):

@@ -10,21 +10,10 @@ from inventory.exceptions import InvalidQuantity
 from inventory.models import MovementKind, Stock, StockMovement
 from inventory.selectors import stock_drift
 from inventory.services import ReceiptLine, stock_receive, stock_receive_many
-from inventory.signals import stock_freed
 from tests.catalog.factories import ProductFactory
 from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def source():
-    return SourceFactory(code="main")
-
-
-@pytest.fixture
-def product():
-    return ProductFactory(sku="KETTLE-1")
 
 
 def on_hand(source, product) -> int:
@@ -187,22 +176,15 @@ def test_receiving_many_lines_takes_a_constant_number_of_queries(count, django_a
     assert sorted(Stock.objects.values_list("on_hand", flat=True)) == [3] * count
 
 
-def test_receipt_announces_free_stock_after_commit(source, product, django_capture_on_commit_callbacks):
-    heard = []
+def test_receipt_announces_free_stock_after_commit(
+    source, product, heard_freed, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_receive(source=source, product=product, quantity=5, reference="PO-1")
+    with django_capture_on_commit_callbacks(execute=True) as again:
+        stock_receive(source=source, product=product, quantity=5, reference="PO-1")
 
-    def listener(sender, product_ids, **kwargs):
-        heard.append(product_ids)
-
-    stock_freed.connect(listener)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            stock_receive(source=source, product=product, quantity=5, reference="PO-1")
-        with django_capture_on_commit_callbacks(execute=True) as again:
-            stock_receive(source=source, product=product, quantity=5, reference="PO-1")
-    finally:
-        stock_freed.disconnect(listener)
-
-    assert heard == [[product.pk]]
+    assert heard_freed == [[product.pk]]
     assert again == []  # a repeated receipt frees nothing
 
 

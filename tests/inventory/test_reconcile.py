@@ -32,21 +32,11 @@ def on_hand(source, product) -> int:
 
 
 @pytest.fixture
-def main():
-    return SourceFactory(code="main")
-
-
-@pytest.fixture
-def shop():
-    return SourceFactory(code="shop")
-
-
-@pytest.fixture
-def kettle(main, shop):
-    product = ProductFactory(sku="KETTLE-1")
-    receive(product, 10, main, reference="PO-1")
-    receive(product, 4, shop, reference="PO-1")
-    return product
+def kettle(kettle, main, shop):
+    """Here the kettle of tests/inventory/conftest.py is on the shelf: 10 at main, 4 at shop."""
+    receive(kettle, 10, main, reference="PO-1")
+    receive(kettle, 4, shop, reference="PO-1")
+    return kettle
 
 
 def test_an_empty_shop_has_no_drift():

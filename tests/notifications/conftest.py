@@ -2,8 +2,8 @@
 
 ``celery_workers`` starts real ``celery -A config worker`` processes (and beat) on the
 test broker (settings.TEST_BROKER_URL) and the pytest-django test database, the way
-production runs them; ``live_broker`` makes the test process publish to that broker
-instead of running tasks eagerly. ``invariants`` checks what must hold after any race
+production runs them; ``live_broker`` (tests/conftest.py) makes the test process publish
+to that broker instead of running tasks eagerly. ``invariants`` checks what must hold after any race
 or crash: counters agree with rows and the ledger, no unit is given twice, the queue
 order is kept.
 """
@@ -31,6 +31,9 @@ from inventory.selectors import stock_drift
 from inventory.signals import stock_freed
 from notifications import receivers
 from orders.models import WAITING, OrderRow, RowEvent, RowStatus
+from tests.helpers import celery_publishing, purge_broker  # noqa: F401 (until its users import it from there)
+
+from .smtp import SmtpSink
 
 REPO = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
@@ -43,8 +46,6 @@ VISIBILITY_TIMEOUT = 3
 RESTORE_SECONDS = 1
 NO_PERIODIC_RESTORE = 24 * 3600
 READY_TIMEOUT = 30.0
-# The broker keys of the default queue and of kombu's "unacked" bookkeeping (redis transport).
-BROKER_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):
@@ -59,55 +60,11 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = 
         time.sleep(interval)
 
 
-# -- The test process: publish to the real broker instead of running tasks eagerly. --
-
-
-def _reset_producer_pools() -> None:
-    # Celery caches its connection and producer pools for the first broker URL it used
-    # (Celery._after_fork clears the same two attributes).
-    app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
-
-
-@contextmanager
-def celery_publishing(*, broker_url: str, eager: bool = False):
-    """Point the test process's Celery app at ``broker_url``; restore it afterwards.
-
-    Celery reads CELERY_BROKER_URL from the environment before its own conf, so the
-    URL is set as the read and write URL (which take precedence) as well.
-    """
-    names = ("task_always_eager", "broker_url", "broker_read_url", "broker_write_url")
-    before = {name: app.conf.get(name) for name in names}
-    app.conf.update(
-        task_always_eager=eager,
-        broker_url=broker_url,
-        broker_read_url=broker_url,
-        broker_write_url=broker_url,
-    )
-    _reset_producer_pools()
-    try:
-        yield app
-    finally:
-        app.conf.update(before)
-        _reset_producer_pools()
-
-
 @pytest.fixture
-def live_broker():
-    """Tasks sent by this test go to the test broker (a real worker runs them)."""
-    with celery_publishing(broker_url=settings.TEST_BROKER_URL, eager=False):
-        yield settings.TEST_BROKER_URL
-
-
-@pytest.fixture
-def broker_client(live_broker):
-    """A plain Redis client on the test broker's database (to look at the queues)."""
-    import redis
-
-    client = redis.Redis.from_url(live_broker, socket_connect_timeout=2, socket_timeout=5)
-    yield client
-    client.close()
+def sink():
+    """A real SMTP server, listening, that keeps what it receives."""
+    with SmtpSink() as server:
+        yield server
 
 
 @pytest.fixture
@@ -268,11 +225,6 @@ class CeleryProcesses:
     def stop_all(self) -> None:
         for process in reversed(self.started):
             process.stop()
-
-
-def purge_broker(client) -> None:
-    """Empty the default queue and kombu's unacked bookkeeping left by earlier runs."""
-    client.delete(*BROKER_KEYS)
 
 
 @pytest.fixture

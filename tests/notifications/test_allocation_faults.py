@@ -19,10 +19,10 @@ from orders.models import Order, OrderRow, RowEvent, RowStatus
 from orders.services import CartLine, Customer, backorders_allocate, checkout_place_order, row_cancel
 from orders.services.allocation import BATCH_SIZE
 from tests.catalog.factories import ProductFactory
-from tests.helpers import receive
+from tests.helpers import celery_publishing, receive
 from tests.inventory.factories import SourceFactory
 
-from .conftest import RESTORE_SECONDS, VISIBILITY_TIMEOUT, celery_publishing, units_by_origin, wait_until
+from .conftest import RESTORE_SECONDS, VISIBILITY_TIMEOUT, units_by_origin, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -21,17 +21,11 @@ from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
 
 from .conftest import wait_until
-from .smtp import WORKER_SETTINGS, SmtpSink
+from .smtp import WORKER_SETTINGS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 DELIVERY_TIMEOUT = 30.0
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as server:
-        yield server
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Product
-from config.celery_app import app
 from inventory.models import MovementKind, RestockImport, Stock, StockMovement
 from inventory.selectors import stock_drift
 from inventory.services import stock_count, stock_return
@@ -23,26 +22,11 @@ from orders.models import OrderRow, RowEvent, RowStatus
 from orders.selectors import products_needing_allocation
 from orders.services import CartLine, Customer, checkout_place_order, row_cancel
 from tests.catalog.factories import ProductFactory
-from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
+from tests.helpers import celery_publishing, receive
 
-from .conftest import celery_publishing
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
 HEADER = "source,sku,quantity,reference\n"
-
-
-@pytest.fixture(autouse=True)
-def eager():
-    """Tasks run in-process here, whatever CELERY_TASK_ALWAYS_EAGER says."""
-    with celery_publishing(broker_url=app.conf.broker_url, eager=True):
-        yield
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", priority=1)
 
 
 def backorder(product, quantity: int, n: int = 0) -> OrderRow:

@@ -39,16 +39,6 @@ def queue(product):
     ]
 
 
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", priority=1)
-
-
-@pytest.fixture
-def overflow():
-    return SourceFactory(code="overflow", priority=2)
-
-
 def test_restocked_units_go_first_come_first_served(main):
     product = ProductFactory(backorderable=True)
     first, second, third = (backorder(product, 2) for _ in range(3))

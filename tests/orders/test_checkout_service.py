@@ -8,7 +8,6 @@ from catalog.models import GlobalSettings
 from inventory.models import MovementKind, Stock, StockMovement
 from inventory.selectors import stock_drift
 from inventory.services import inbound_create
-from inventory.signals import stock_freed
 from orders.exceptions import CheckoutRefused, EmptyCart, InvalidTransition, NotAllowed, NotEnoughFreeStock
 from orders.models import Order, OrderRow, OrderStatus, RowEvent, RowStatus
 from orders.services import (
@@ -40,11 +39,6 @@ def shape(order):
         (r.status, r.quantity, r.source.code if r.source else None)
         for r in order.rows.select_related("source").order_by("line_no", "pk")
     ]
-
-
-@pytest.fixture
-def sources():
-    return SourceFactory(code="main", priority=1), SourceFactory(code="overflow", priority=2)
 
 
 def test_stock_comes_from_sources_by_priority_with_a_row_per_source(sources):
@@ -326,25 +320,18 @@ def test_customers_cancel_only_waiting_rows(sources):
     assert waiting.events.last().reason == "Cancelled by customer"
 
 
-def test_merchant_cancelling_an_allocated_row_frees_its_units(sources, django_capture_on_commit_callbacks):
+def test_merchant_cancelling_an_allocated_row_frees_its_units(
+    sources, heard_freed, django_capture_on_commit_callbacks
+):
     main, _ = sources
     product = ProductFactory()
     receive(product, 2, main)
     order = place((product, 2))
-    heard = []
-
-    def listener(sender, product_ids, **kwargs):
-        heard.append(product_ids)
-
-    stock_freed.connect(listener)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            row_cancel(row_ids=[order.rows.get().pk], reason="Customer called")
-    finally:
-        stock_freed.disconnect(listener)
+    with django_capture_on_commit_callbacks(execute=True):
+        row_cancel(row_ids=[order.rows.get().pk], reason="Customer called")
     stock = Stock.objects.get(product=product)
     assert (stock.on_hand, stock.allocated) == (2, 0)
-    assert heard == [[product.pk]]
+    assert heard_freed == [[product.pk]]
     with pytest.raises(NotAllowed):
         row_cancel(row_ids=[order.rows.get().pk])
 

@@ -54,11 +54,6 @@ def row_locks(run) -> list[str]:
     return [statements[n] for n in locks]
 
 
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", priority=1)
-
-
 def test_every_service_locks_order_rows_in_primary_key_order_after_their_products(main):
     overflow = SourceFactory(code="overflow", priority=2)
     product = ProductFactory(backorderable=True)

@@ -10,15 +10,9 @@ from orders.services import CartLine, Customer, checkout_place_order
 from storefront.cart import SESSION_KEY
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
 CART = reverse("storefront:cart")
-
-
-@pytest.fixture
-def source():
-    return SourceFactory(code="main", priority=1)
 
 
 def stocked(source, qty=10, **kwargs):

@@ -11,20 +11,12 @@ from orders.services import CartLine, Customer, checkout_place_order
 from storefront.cart import SESSION_KEY
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 from tests.orders.factories import OrderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 CHECKOUT = reverse("storefront:checkout")
 CART = reverse("storefront:cart")
 GUEST = {"email": "ada@example.com", "full_name": "Ada Lovelace", "address": "1 Analytical Way\nLondon"}
-
-
-@pytest.fixture
-def sources():
-    return SourceFactory(code="main", name="Main warehouse", priority=1), SourceFactory(
-        code="overflow", name="Overflow", priority=2
-    )
 
 
 def add(client, product, quantity):

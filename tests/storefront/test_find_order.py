@@ -8,38 +8,21 @@ import re
 import pytest
 import time_machine
 from django.core import mail
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from config.celery_app import app
 from notifications.models import OutboxMessage
 from orders.links import guest_order_path
 from storefront.views.accounts import FIND_ORDER_RATE_PER_ADDRESS, FIND_ORDER_RATE_PER_CLIENT
-from tests.notifications.conftest import celery_publishing
 from tests.orders.factories import OrderFactory, OrderRowFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager", "fresh_rate_limits")]
 
 FIND = reverse("storefront:find_order")
 SENT = "a link to the order is on its way to that address"
 PER_ADDRESS = int(FIND_ORDER_RATE_PER_ADDRESS.split("/")[0])
 PER_CLIENT = int(FIND_ORDER_RATE_PER_CLIENT.split("/")[0])
-
-
-@pytest.fixture(autouse=True)
-def eager():
-    """Send jobs run in-process here, whatever CELERY_TASK_ALWAYS_EAGER says."""
-    with celery_publishing(broker_url=app.conf.broker_url, eager=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

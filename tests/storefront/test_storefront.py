@@ -17,11 +17,6 @@ pytestmark = pytest.mark.django_db
 ADD_URL = reverse("storefront:cart_add")
 
 
-@pytest.fixture
-def source():
-    return SourceFactory(code="main", priority=1)
-
-
 def page(client, product, **params):
     response = client.get(reverse("storefront:product_detail", kwargs={"slug": product.slug}), params)
     assert response.status_code == 200
