@@ -31,7 +31,7 @@ from inventory.selectors import stock_drift
 from inventory.signals import stock_freed
 from notifications import receivers
 from orders.models import WAITING, OrderRow, RowEvent, RowStatus
-from tests.helpers import celery_publishing, purge_broker  # noqa: F401 (until its users import it from there)
+from tests.helpers import purge_broker
 
 from .smtp import SmtpSink
 

@@ -21,7 +21,6 @@ from orders.services import (
 from orders.signals import rows_allocated
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +40,6 @@ def sent(kind=None):
 
 def html(message) -> str:
     return message.alternatives[0][0]
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", name="Main warehouse", priority=1)
 
 
 def test_confirmation_lists_every_row_and_says_what_is_backordered_with_allow_notify(main, settings):

@@ -14,8 +14,7 @@ from config.celery_app import app
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.outbox import LEASE
 from notifications.tasks import send_outbox
-
-from .conftest import celery_publishing
+from tests.helpers import celery_publishing
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,6 @@ from orders.models import Order
 from orders.services import CartLine, Customer, backorders_allocate, checkout_place_order
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 
 
 def place(*lines, email="ada@example.com"):
@@ -33,11 +32,6 @@ def place(*lines, email="ada@example.com"):
 def sent(kind):
     emails_send_batch()
     return [m for m in mail.outbox if kind in m.subject]
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", name="Main warehouse", priority=1)
 
 
 @pytest.fixture

@@ -29,18 +29,13 @@ from orders.models import Order
 from orders.services import CartLine, Customer, checkout_place_order
 from tests.catalog.factories import ProductFactory
 from tests.conftest import CI
+from tests.helpers import celery_publishing
 from tests.inventory.factories import SourceFactory
 
-from .conftest import celery_publishing, wait_until
+from .conftest import wait_until
 from .smtp import WORKER_SETTINGS, SmtpSink, free_port
 
 DELIVERY_TIMEOUT = 30.0
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as server:
-        yield server
 
 
 def message(n: int) -> OutboxMessage:

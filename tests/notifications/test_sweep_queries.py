@@ -12,27 +12,15 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from catalog.models import GlobalSettings
 from notifications import tasks
 from notifications.models import OutboxMessage, Subscription
 from orders.models import OrderRow
 from orders.services import CartLine, Customer, checkout_place_order
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("global_settings")]
 TODAY = dt.date(2026, 11, 23)
-
-
-@pytest.fixture(autouse=True)
-def global_settings():
-    return GlobalSettings.get_solo()  # created on first read: a live shop has it
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", priority=1)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from config.celery_app import app
 from notifications.events import emails_send_batch
 from notifications.models import Subscription
 from notifications.tasks import waitlist_sweep
@@ -24,41 +23,18 @@ from notifications.waitlist import (
 )
 from orders.services import CartLine, Customer, checkout_place_order, row_cancel
 from tests.catalog.factories import ProductFactory
-from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
+from tests.helpers import celery_publishing, receive
 from tests.orders.factories import UserFactory
 
-from .conftest import celery_publishing
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits", "eager")]
 
 SUBSCRIPTIONS = reverse("storefront:subscriptions")
 LIMITED = "Too many back-in-stock requests"
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """The rate-limit counters live in the cache: every test starts (and leaves) it empty."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def eager():
-    """Tasks run in-process here, whatever CELERY_TASK_ALWAYS_EAGER says."""
-    with celery_publishing(broker_url=app.conf.broker_url, eager=True):
-        yield
-
-
 @pytest.fixture
 def product():
     return ProductFactory(name="Brass Lamp")  # no stock, no backorders: out of stock
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", name="Main warehouse", priority=1)
 
 
 def subscribe_url(product) -> str:
@@ -307,11 +283,6 @@ def test_an_unsubscribe_link_for_a_deleted_subscription_is_404(client, product):
 
 
 # -- account: back-in-stock alerts ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def ada():
-    return UserFactory(username="ada", email="ada@example.com")
 
 
 def test_the_alerts_page_needs_sign_in(client):

@@ -13,7 +13,6 @@ from orders.models import CustomerTier, OrderRow
 from orders.services import CartLine, Customer, checkout_place_order, promises_refresh
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()  # rows are placed on the real clock
@@ -38,16 +37,6 @@ def promises(product):
         .order_by("queue_at", "pk")
         .values_list("quantity", "promise_date")
     )
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", priority=1)
-
-
-@pytest.fixture
-def overflow():
-    return SourceFactory(code="overflow", priority=2)
 
 
 # -- the walk itself -------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from orders.services import (
 )
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 from tests.orders.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,11 +35,6 @@ pytestmark = pytest.mark.django_db
 GUEST = {"email": "ada@example.com", "full_name": "Ada Lovelace", "address": "1 Analytical Way"}
 SILENT, NOTIFY = "allow", "allow_notify"
 LEAD_DAYS = 14  # the global default: no supply in sight, so waiting units ship by today + 14
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", name="Main warehouse", priority=1)
 
 
 def product(mode: str, name: str, **fields) -> Product:

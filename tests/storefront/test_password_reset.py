@@ -7,20 +7,18 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from config.celery_app import app
 from notifications.events import emails_send_batch
 from notifications.models import OutboxMessage, OutboxStatus
 from storefront.views.accounts import RESET_RATE_PER_ADDRESS, RESET_RATE_PER_CLIENT
-from tests.notifications.conftest import celery_publishing, purge_broker
+from tests.helpers import purge_broker
 from tests.notifications.smtp import SmtpSink
 from tests.orders.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager", "fresh_rate_limits")]
 
 RESET = reverse("password_reset")
 DONE = reverse("password_reset_done")
@@ -28,28 +26,10 @@ PER_ADDRESS = int(RESET_RATE_PER_ADDRESS.split("/")[0])
 PER_CLIENT = int(RESET_RATE_PER_CLIENT.split("/")[0])
 
 
-@pytest.fixture(autouse=True)
-def eager():
-    """Send jobs run in-process here, whatever CELERY_TASK_ALWAYS_EAGER says."""
-    with celery_publishing(broker_url=app.conf.broker_url, eager=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def ada():
-    return UserFactory(username="ada", email="ada@example.com")
-
-
 @pytest.fixture
 def sink(settings):
-    """A real SMTP server this process sends to, not started: the mail server is down."""
+    """A real SMTP server this process sends to, not started: the mail server is down
+    (unlike tests/notifications' sink, which listens)."""
     server = SmtpSink()
     for name, value in server.django_settings().items():
         setattr(settings, name, value)
