@@ -66,8 +66,9 @@ def test_checkout_costs_the_same_queries_for_1_5_or_20_lines(
     # Before the locks: customer tier. Then savepoint; lock products, lock stock; products;
     # availability (global settings, free stock, waiting units, inbound supply); order
     # insert; stock update; rows insert; events insert; the order's note for its emails
-    # (rendered after commit, see tests/notifications/test_order_placed_notes.py); release.
-    with django_assert_num_queries(15):
+    # (rendered after commit, see tests/notifications/test_order_placed_notes.py); the
+    # order's totals (billing); release.
+    with django_assert_num_queries(16):
         order = place(lines, user=user)
 
     assert order.rows.count() == 3 * count
@@ -83,8 +84,9 @@ def test_cancelling_rows_costs_the_same_queries_for_1_or_10_rows(main, count, dj
 
     # savepoint; product ids of the rows; lock products, lock stock; lock the rows; stock
     # update (released units); row status updates, one per (status, source): the allocated
-    # row's and the waiting rows'; events insert; release savepoint
-    with django_assert_num_queries(10):
+    # row's and the waiting rows'; events insert; billing: lock the orders' totals, their
+    # payments (none: nothing to refund); release savepoint
+    with django_assert_num_queries(12):
         moved = row_cancel(row_ids=row_ids)
 
     assert {row.status for row in moved} == {RowStatus.CANCELLED}
