@@ -20,9 +20,10 @@ from django.core.cache import cache
 from catalog.models import GlobalSettings
 from config.celery_app import app
 from inventory.signals import stock_freed
-from tests.helpers import celery_publishing
+from tests.helpers import celery_publishing, purge_broker
 from tests.inventory.factories import SourceFactory
 from tests.orders.factories import UserFactory
+from tests.workers import CeleryProcesses
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -141,3 +142,30 @@ def fresh_rate_limits():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def celery_workers(request, transactional_db, live_broker, broker_client, tmp_path):
+    """Start real Celery processes (tests/workers.py) on the test broker and the test database.
+
+    Depends on transactional_db: the worker sees committed rows, and it is stopped
+    before pytest-django flushes the tables. Its log is added to a failing test's report.
+    """
+    purge_broker(broker_client)
+    processes = CeleryProcesses(broker_url=live_broker, folder=tmp_path)
+    request.node.celery_processes = processes
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+        purge_broker(broker_client)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    processes = getattr(item, "celery_processes", None)
+    if processes is not None and report.failed:
+        for title, text in processes.logs():
+            report.sections.append((title, text[-20_000:] or "(empty)"))

@@ -13,7 +13,7 @@ from orders.services import shipment_create
 from tests.billing.factories import place
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.notifications.conftest import wait_until
+from tests.workers import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 TASK = "billing.tasks.settle_entry"

@@ -21,8 +21,9 @@ from orders.services.allocation import BATCH_SIZE
 from tests.catalog.factories import ProductFactory
 from tests.helpers import celery_publishing, receive
 from tests.inventory.factories import SourceFactory
+from tests.workers import RESTORE_SECONDS, VISIBILITY_TIMEOUT, wait_until
 
-from .conftest import RESTORE_SECONDS, VISIBILITY_TIMEOUT, units_by_origin, wait_until
+from .conftest import units_by_origin
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

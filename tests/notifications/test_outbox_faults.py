@@ -31,8 +31,8 @@ from tests.catalog.factories import ProductFactory
 from tests.conftest import CI
 from tests.helpers import celery_publishing
 from tests.inventory.factories import SourceFactory
+from tests.workers import wait_until
 
-from .conftest import wait_until
 from .smtp import WORKER_SETTINGS, SmtpSink, free_port
 
 DELIVERY_TIMEOUT = 30.0

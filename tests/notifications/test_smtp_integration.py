@@ -19,8 +19,8 @@ from orders.services import CartLine, Customer, checkout_place_order
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
+from tests.workers import wait_until
 
-from .conftest import wait_until
 from .smtp import WORKER_SETTINGS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

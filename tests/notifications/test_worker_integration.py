@@ -16,8 +16,9 @@ from orders.services import CartLine, Customer, checkout_place_order
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
+from tests.workers import wait_until
 
-from .conftest import units_by_origin, wait_until
+from .conftest import units_by_origin
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
