@@ -11,7 +11,6 @@ import datetime as dt
 
 import pytest
 
-from catalog.models import GlobalSettings
 from orders.models import CustomerTier, OrderRow, RowStatus
 from orders.services import (
     CartLine,
@@ -23,26 +22,10 @@ from orders.services import (
 )
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 from tests.orders.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("global_settings")]
 TODAY = dt.date(2026, 11, 23)
-
-
-@pytest.fixture(autouse=True)
-def global_settings():
-    return GlobalSettings.get_solo()  # created on first read: a live shop has it
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", priority=1)
-
-
-@pytest.fixture
-def overflow():
-    return SourceFactory(code="overflow", priority=2)
 
 
 def place(lines, *, user=None, today=None):
