@@ -9,7 +9,6 @@ from orders.models import RowEvent, RowStatus
 from orders.services import CartLine, Customer, Move, checkout_place_order, row_change_source, rows_transition
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
-from tests.inventory.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,16 +16,6 @@ pytestmark = pytest.mark.django_db
 def place(product, quantity):
     customer = Customer(email="c@example.com", full_name="C", address="x")
     return checkout_place_order(lines=[CartLine(product.pk, quantity)], customer=customer).rows.get()
-
-
-@pytest.fixture
-def main():
-    return SourceFactory(code="main", priority=1)
-
-
-@pytest.fixture
-def overflow():
-    return SourceFactory(code="overflow", priority=2)
 
 
 def test_moving_a_row_to_another_source_is_recorded_like_any_other_move(main, overflow):
