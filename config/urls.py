@@ -8,6 +8,8 @@ urlpatterns = [
     # Before the auth URLs: the reset email goes through the outbox, rate-limited.
     path("accounts/password_reset/", storefront_accounts.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
+    # django-payments' callbacks (the provider's return and webhooks)
+    path("payments/", include("payments.urls")),
     path("", include("storefront.urls")),
 ]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import account, accounts, cart, catalogue, checkout, links, waitlist
+from .views import account, accounts, cart, catalogue, checkout, links, payment, waitlist
 
 app_name = "storefront"
 
@@ -13,11 +13,17 @@ urlpatterns = [
     path("cart/remove/", cart.cart_remove, name="cart_remove"),
     path("checkout/", checkout.checkout, name="checkout"),
     path("checkout/thanks/<str:number>/", checkout.order_confirmation, name="order_confirmation"),
+    path("checkout/pay/<str:number>/", payment.order_pay, name="order_pay"),
+    path("checkout/pay/<str:number>/shipment/<int:entry_id>/", payment.shipment_pay, name="shipment_pay"),
+    path("checkout/paid/<str:token>/", payment.payment_success, name="payment_success"),
+    path("checkout/not-paid/<str:token>/", payment.payment_failure, name="payment_failure"),
     path("account/", account.account, name="account"),
     path("account/orders/<str:number>/", account.order_detail, name="order_detail"),
     path("account/orders/<str:number>/cancel/", account.order_row_cancel, name="order_row_cancel"),
     path("orders/<str:token>/", links.guest_order, name="guest_order"),
     path("orders/<str:token>/cancel/", links.guest_row_cancel, name="guest_row_cancel"),
+    path("orders/<str:token>/pay/", payment.guest_pay, name="guest_pay"),
+    path("orders/<str:token>/pay/<int:entry_id>/", payment.guest_shipment_pay, name="guest_shipment_pay"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("cancel/<str:token>/", links.row_cancel_link, name="row_cancel"),
     path("notify-me/<slug:slug>/", waitlist.subscribe, name="subscribe"),

@@ -137,6 +137,9 @@ CUSTOMER_URL_NAMES = {
     "guest_order": "storefront:guest_order",
     "row_cancel": "storefront:row_cancel",
     "unsubscribe": "storefront:unsubscribe",
+    # where the payment provider sends the payer back (billing.Payment: by the payment's token)
+    "payment_success": "storefront:payment_success",
+    "payment_failure": "storefront:payment_failure",
 }
 # Waiting rows are grouped by age, split at these days (7,30,90: 0-6, 7-29, 30-89, 90+) by
 # orders.selectors.age_buckets for the dashboard, the order-row admin filter and the daily

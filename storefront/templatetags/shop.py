@@ -11,6 +11,7 @@ from decimal import Decimal
 from django import template
 from django.conf import settings
 
+from billing.money import money_format
 from catalog.availability import Availability, Badge, Decision
 from catalog.models import Backorders
 from orders.presentation import CustomerRow, rows_for_customer
@@ -105,15 +106,21 @@ def cart_units(context) -> int:
 
 
 @register.filter
-def money(value) -> str:
-    """34 -> '$34.00' (SHOP_CURRENCY_SYMBOL, '$' unless set)."""
+def money(value, currency=None) -> str:
+    """34 -> '€34.00' in the active language, by billing's money_format; ``currency`` is the
+    order's (its snapshot), else the shop's (BILLING_CURRENCY)."""
     if value in (None, ""):
         return ""
-    symbol = getattr(settings, "SHOP_CURRENCY_SYMBOL", "$")
     try:
-        return f"{symbol}{Decimal(value):,.2f}"
+        return money_format(Decimal(value), currency or settings.BILLING_CURRENCY)
     except (ArithmeticError, TypeError, ValueError):
         return ""
+
+
+@register.filter
+def row_payment(row, states) -> str:
+    """``{{ row|row_payment:money.states }}``: the row's payment state as the customer reads it."""
+    return (states or {}).get(row.pk, "")
 
 
 @register.simple_tag

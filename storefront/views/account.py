@@ -15,38 +15,53 @@ from orders.models import Order, OrderRow, RowStatus
 from orders.services import row_cancel
 
 from ..forms import RowCancelForm
+from ..money import order_money
 
 ORDERS_PER_PAGE = 20
 
 
 def orders_with_rows():
     rows = OrderRow.objects.select_related("product", "source").order_by("line_no", "pk")
-    return Order.objects.prefetch_related(Prefetch("rows", queryset=rows))
+    return Order.objects.select_related("totals").prefetch_related(Prefetch("rows", queryset=rows))
 
 
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
-    orders = Order.objects.filter(user=request.user).prefetch_related("rows")
+    orders = Order.objects.filter(user=request.user).select_related("totals").prefetch_related("rows")
     page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
     summaries = []
     for order in page.object_list:
         live = [r for r in order.rows.all() if r.status != RowStatus.CANCELLED]
+        totals = getattr(order, "totals", None)  # the snapshot; none for orders placed before billing
         summaries.append(
             {
                 "order": order,
                 "units": sum(r.quantity for r in live),
-                "total": sum((r.line_total for r in live), 0),
+                "total": totals.total if totals else sum((r.line_total for r in live), 0),
+                "currency": totals.currency if totals else None,
             }
         )
     return render(request, "storefront/account.html", {"page": page, "summaries": summaries})
 
 
-def order_page(request: HttpRequest, order: Order, *, cancel_url: str, guest: bool) -> HttpResponse:
+def order_page(
+    request: HttpRequest, order: Order, *, cancel_url: str, guest: bool, pay_url: str, pay_link_url
+) -> HttpResponse:
+    """``pay_link_url(entry_id)``: where this page's reader pays a shipment's pay link."""
+    money = order_money(order)
+    pay_links = [(entry, pay_link_url(entry.pk)) for entry in money.pay_links]
     return render(
         request,
         "storefront/order_detail.html",
-        {"order": order, "cancel_url": cancel_url, "guest": guest},
+        {
+            "order": order,
+            "cancel_url": cancel_url,
+            "guest": guest,
+            "money": money,
+            "pay_url": pay_url,
+            "pay_links": pay_links,
+        },
     )
 
 
@@ -56,7 +71,16 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     # Another customer's order answers 404, exactly like an order that does not exist.
     order = get_object_or_404(orders_with_rows(), number=number, user=request.user)
     cancel_url = reverse("storefront:order_row_cancel", kwargs={"number": number})
-    return order_page(request, order, cancel_url=cancel_url, guest=False)
+    return order_page(
+        request,
+        order,
+        cancel_url=cancel_url,
+        guest=False,
+        pay_url=reverse("storefront:order_pay", kwargs={"number": number}),
+        pay_link_url=lambda entry_id: reverse(
+            "storefront:shipment_pay", kwargs={"number": number, "entry_id": entry_id}
+        ),
+    )
 
 
 def cancel_row(request: HttpRequest, order: Order) -> None:

@@ -14,6 +14,7 @@ from orders.services import MAX_LINE_QUANTITY
 
 from ..cart import Cart, split_text
 from ..forms import CartLineForm, CartRemoveForm
+from ..money import cart_totals
 
 
 def _posted_product(form) -> Product:
@@ -107,4 +108,4 @@ def cart_remove(request: HttpRequest) -> HttpResponse:
 def cart_detail(request: HttpRequest) -> HttpResponse:
     review = Cart(request.session).review()
     review.flash(request)
-    return render(request, "storefront/cart.html", {"review": review})
+    return render(request, "storefront/cart.html", {"review": review, "totals": cart_totals(review.lines)})

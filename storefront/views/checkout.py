@@ -1,22 +1,21 @@
 """Checkout and its confirmation page. The order is placed by
-orders.services.checkout_place_order."""
+orders.services.checkout_place_order; the payment page (views.payment) comes between."""
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from orders.exceptions import CheckoutRefused, EmptyCart
 from orders.links import guest_order_path
-from orders.models import Order
 from orders.services import Customer, checkout_place_order
 
+from ..access import order_remember, order_visible
 from ..cart import Cart
 from ..forms import CheckoutForm
+from ..money import cart_totals, order_money
 from .account import orders_with_rows
-
-PLACED_KEY = "orders_placed"  # order numbers this session placed: may see their confirmation
-PLACED_KEEP = 20
 
 
 def _checkout_initial(request: HttpRequest) -> dict:
@@ -29,12 +28,6 @@ def _checkout_initial(request: HttpRequest) -> dict:
         "full_name": user.get_full_name() or user.get_username(),
         "address": last_address or "",
     }
-
-
-def _remember_placed(request: HttpRequest, order: Order) -> None:
-    placed = request.session.get(PLACED_KEY)
-    placed = [n for n in placed if isinstance(n, str)] if isinstance(placed, list) else []
-    request.session[PLACED_KEY] = [*placed[-(PLACED_KEEP - 1) :], order.number]
 
 
 @require_http_methods(["GET", "POST"])
@@ -69,27 +62,30 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 return redirect("storefront:cart")
             else:
                 cart.clear()
-                _remember_placed(request, order)
-                messages.success(request, f"Thank you! Your order {order.number} is placed.")
-                return redirect("storefront:order_confirmation", number=order.number)
+                order_remember(request, order.number)
+                messages.success(request, f"Your order {order.number} is placed. Please pay to confirm it.")
+                return redirect("storefront:order_pay", number=order.number)
     else:
         form = CheckoutForm(initial=_checkout_initial(request))
     return render(
         request,
         "storefront/checkout.html",
-        {"review": review, "form": form, "problems": problems},
+        {"review": review, "form": form, "problems": problems, "totals": cart_totals(review.lines)},
     )
 
 
 @require_GET
 def order_confirmation(request: HttpRequest, number: str) -> HttpResponse:
     order = get_object_or_404(orders_with_rows(), number=number)
-    placed = request.session.get(PLACED_KEY)
-    own = request.user.is_authenticated and order.user_id == request.user.pk
-    if not own and not (isinstance(placed, list) and number in placed):
+    if not order_visible(request, order):
         raise Http404("No such order.")
     return render(
         request,
         "storefront/confirmation.html",
-        {"order": order, "guest_link": request.build_absolute_uri(guest_order_path(order))},
+        {
+            "order": order,
+            "money": order_money(order),
+            "pay_url": reverse("storefront:order_pay", kwargs={"number": order.number}),
+            "guest_link": request.build_absolute_uri(guest_order_path(order)),
+        },
     )

@@ -42,7 +42,16 @@ def guest_order(request: HttpRequest, token: str) -> HttpResponse:
         return _guest_link_expired(request)
     order = get_object_or_404(orders_with_rows(), number=number)
     cancel_url = reverse("storefront:guest_row_cancel", kwargs={"token": token})
-    return order_page(request, order, cancel_url=cancel_url, guest=True)
+    return order_page(
+        request,
+        order,
+        cancel_url=cancel_url,
+        guest=True,
+        pay_url=reverse("storefront:guest_pay", kwargs={"token": token}),
+        pay_link_url=lambda entry_id: reverse(
+            "storefront:guest_shipment_pay", kwargs={"token": token, "entry_id": entry_id}
+        ),
+    )
 
 
 @require_POST

@@ -39,6 +39,22 @@ def order_rows(page: Page) -> list[tuple[str, str, str, str]]:
     return found
 
 
+def pay_with_dummy(page: Page, status: str) -> None:
+    """Answer django-payments' dummy provider on the payment page (Pre-authorized = approve,
+    Rejected = decline) and submit it."""
+    expect(page.get_by_role("heading", name="Payment")).to_be_visible()
+    page.get_by_label(re.compile(r"^Status")).select_option(label=status)
+    page.get_by_label(re.compile(r"^Fraud status")).select_option(label="Passed")
+    page.get_by_label(re.compile(r"^Gateway response")).select_option(label="3DS disabled")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+
+@pytest.fixture(autouse=True)
+def _site_url(settings, live_server):
+    # the payment provider sends the payer back to SITE_URL (billing.Payment's return URLs)
+    settings.SITE_URL = live_server.url
+
+
 def card(page: Page, name: str):
     return page.locator("li.card").filter(has=page.get_by_role("heading", name=name, exact=True))
 
@@ -112,11 +128,17 @@ def test_guest_buys_in_stock_and_backordered_units_and_sees_split_rows(page: Pag
     page.get_by_label("Shipping address").fill("7 Compiler Lane\nArlington")
     page.get_by_role("button", name="Place order").click()
 
-    # Confirmation: one row per source used, the rest backordered.
-    expect(page).to_have_url(re.compile(r"/checkout/thanks/R-[A-Z0-9]+/$"))
+    # The payment page: the dummy provider's form; the payer approves.
+    expect(page).to_have_url(re.compile(r"/checkout/pay/R-[A-Z0-9]+/$"))
     number = page.url.rstrip("/").rsplit("/", 1)[-1]
+    pay_with_dummy(page, "Pre-authorized")
+
+    # Confirmation: one row per source used, the rest backordered.
+    expect(page).to_have_url(re.compile(rf"/checkout/thanks/{number}/$"))
     expect(page.get_by_role("heading", name=f"Order {number}")).to_be_visible()
-    expect(page.locator(".message--success")).to_have_text(f"Thank you! Your order {number} is placed.")
+    expect(page.locator(".message--success")).to_have_text(
+        f"Thank you! Payment received: your order {number} is confirmed."
+    )
     expect(page.locator("table.rows-table tbody tr")).to_have_count(4)
     shown = sorted(order_rows(page))
     assert shown == sorted(

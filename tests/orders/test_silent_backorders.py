@@ -29,6 +29,7 @@ from orders.services import (
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.orders.factories import UserFactory
+from tests.storefront.paying import pay
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,7 @@ def test_guest_shop_pages_and_confirmation_email(client, main, mode):
         assert f"to ship by {day(ships_by)}" in html
         assert ("2 will be backordered" in html) is not silent
 
-    placed = client.post(reverse("storefront:checkout"), GUEST, follow=True)
+    placed = pay(client, client.post(reverse("storefront:checkout"), GUEST).url)  # back on the confirmation
     order = Order.objects.get()
     confirmation_page = placed.content.decode()
     guest_page = client.get(order_url(order).removeprefix("http://127.0.0.1:8000")).content.decode()

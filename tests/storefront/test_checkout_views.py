@@ -12,6 +12,7 @@ from storefront.cart import SESSION_KEY
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.orders.factories import OrderFactory, UserFactory
+from tests.storefront.paying import pay
 
 pytestmark = pytest.mark.django_db
 CHECKOUT = reverse("storefront:checkout")
@@ -45,12 +46,15 @@ def test_guest_checkout_places_the_order_and_shows_every_row(client, sources):
 
     order = Order.objects.get()
     assert response.status_code == 302
-    assert response.url == reverse("storefront:order_confirmation", kwargs={"number": order.number})
+    assert response.url == reverse("storefront:order_pay", kwargs={"number": order.number})
     assert order.user is None and order.email == "ada@example.com" and order.address == GUEST["address"]
     assert client.session.get(SESSION_KEY) is None  # the cart is cleared
-    page = client.get(response.url)
+    page = pay(client, response.url)
+    assert page.redirect_chain[-1][0] == reverse(
+        "storefront:order_confirmation", kwargs={"number": order.number}
+    )
     html = page.content.decode()
-    assert f"Thank you! Your order {order.number} is placed." in texts(page)
+    assert f"Thank you! Payment received: your order {order.number} is confirmed." in texts(page)
     rows = list(order.rows.order_by("line_no", "pk"))
     assert [(r.status, r.quantity) for r in rows] == [
         ("allocated", 2),
@@ -84,9 +88,13 @@ def test_signed_in_checkout_is_prefilled_and_linked_to_the_user(client, sources)
     response = client.post(CHECKOUT, {**form.initial, "email": "g@example.com"})
     order = Order.objects.exclude(pk=earlier.pk).get()
     assert order.user == user and order.email == "g@example.com"
-    assert response.url == reverse("storefront:order_confirmation", kwargs={"number": order.number})
-    html = client.get(response.url).content.decode()
-    assert order.get_absolute_url() in html
+    assert response.url == reverse("storefront:order_pay", kwargs={"number": order.number})
+    # back from the provider to the confirmation page, which links to the account's order page
+    page = pay(client, response.url)
+    assert page.redirect_chain[-1][0] == reverse(
+        "storefront:order_confirmation", kwargs={"number": order.number}
+    )
+    assert order.get_absolute_url() in page.content.decode()
 
 
 def test_checkout_shows_the_notify_split_but_not_for_allow(client, sources):
@@ -131,9 +139,7 @@ def test_invalid_details_rerender_with_errors_and_write_nothing(client, sources,
 def test_refused_checkout_names_each_product_and_its_real_available_quantity(client, sources):
     lamp = ProductFactory(name="Lamp")
     receive(lamp, 5, sources[0])
-    vase = ProductFactory(
-        name="Vase", notify=True, use_global_backorder_limit=False, backorder_limit=1
-    )
+    vase = ProductFactory(name="Vase", notify=True, use_global_backorder_limit=False, backorder_limit=1)
     add(client, lamp, 4)
     add(client, vase, 1)
     other = Customer("o@example.com", "Other", "Road 2")
@@ -219,7 +225,8 @@ def test_confirmation_page_is_only_for_the_session_that_placed_it(client, source
     product = ProductFactory()
     receive(product, 5, sources[0])
     add(client, product, 1)
-    url = client.post(CHECKOUT, GUEST).url
+    client.post(CHECKOUT, GUEST)
+    url = reverse("storefront:order_confirmation", kwargs={"number": Order.objects.get().number})
     assert client.get(url).status_code == 200
     assert Client().get(url).status_code == 404
     stranger = Client()
@@ -235,8 +242,7 @@ def test_preorder_checkout_shows_preordered_row(client):
     add(client, record, 2)
     html = client.get(CHECKOUT).content.decode()
     assert "Pre-order — releases" in html
-    url = client.post(CHECKOUT, GUEST).url
-    html = client.get(url).content.decode()
+    html = pay(client, client.post(CHECKOUT, GUEST).url).content.decode()
     assert 'status--preordered">Pre-ordered' in html and "Waiting for release" in html
 
 
