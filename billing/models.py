@@ -177,6 +177,9 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
         verbose_name_plural = "ledger entries"
+        # The admin's money actions (capture now, retry, pay link, refund rows) need it on top
+        # of viewing: a merchant may see the ledger without moving money.
+        permissions = [("settle_payments", "Can capture, refund, retry and send pay links")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="entry_amount_gte_0"),
             models.CheckConstraint(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from orders.models import Order, OrderRow, RowStatus
@@ -175,6 +175,33 @@ def pay_links_overdue(*, now: dt.datetime | None = None):
         state=EntryState.AWAITING_PAYMENT,
         created_at__lt=now - dt.timedelta(days=settings.BILLING_PAY_LINK_ALERT_DAYS),
     ).select_related("order", "shipment")
+
+
+EXPIRING_WITHIN = dt.timedelta(days=2)
+
+
+def authorizations_expiring(*, now: dt.datetime | None = None, within: dt.timedelta = EXPIRING_WITHIN):
+    """Checkout authorizations with money left and rows still to ship whose validity
+    (BILLING_AUTHORIZATION_DAYS) ends within ``within``: shipped later, those rows need a pay
+    link. For the admin's filter and the dashboard."""
+    now = now or timezone.now()
+    ends = now - dt.timedelta(days=settings.BILLING_AUTHORIZATION_DAYS)
+    left = OrderRow.objects.filter(
+        order=OuterRef("order"), status__in=[RowStatus.ALLOCATED, RowStatus.BACKORDERED, RowStatus.PREORDERED]
+    )
+    return (
+        LedgerEntry.objects.filter(
+            kind=EntryKind.AUTHORIZE,
+            state=EntryState.SUCCEEDED,
+            parent__isnull=True,
+            payment__purpose=PaymentPurpose.CHECKOUT,
+            drawn__lt=F("amount"),
+            created_at__gte=ends,
+            created_at__lt=ends + within,
+        )
+        .exclude(idempotency_key__startswith="duplicate:")
+        .filter(Exists(left))
+    )
 
 
 def order_is_paid(*, order_id: int) -> bool:

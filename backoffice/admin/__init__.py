@@ -1,3 +1,4 @@
 # Catalog's Product is registered here, not in catalog: its availability column and stock
-# inline read orders and inventory, which sit above catalog.
-from . import products  # noqa: F401
+# inline read orders and inventory, which sit above catalog. Orders' Order admin is
+# re-registered here with billing's payment panel (both apps sit below backoffice).
+from . import orders, products  # noqa: F401
