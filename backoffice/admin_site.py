@@ -6,7 +6,8 @@ tables of backoffice.dashboard with inline SVG charts; each table downloads
 as CSV at ``admin:dashboard_csv`` (``dashboard/<table>.csv``). Staff only
 (``admin_view``) and by model permission: the page needs ``orders.view_orderrow``,
 low stock ``inventory.view_stock``, inbound supply columns
-``inventory.view_inboundsupply`` and outbox health ``notifications.view_outboxmessage``.
+``inventory.view_inboundsupply``, outbox health ``notifications.view_outboxmessage`` and the
+money figures ``billing.view_ledgerentry``.
 """
 
 import csv
@@ -28,6 +29,7 @@ VIEW_ROWS = "orders.view_orderrow"
 VIEW_STOCK = "inventory.view_stock"
 VIEW_INBOUND = "inventory.view_inboundsupply"
 VIEW_OUTBOX = "notifications.view_outboxmessage"
+VIEW_LEDGER = "billing.view_ledgerentry"
 
 MAX_TOP = 500
 MAX_RISK_DAYS = 365
@@ -234,6 +236,7 @@ class RestockAdminSite(admin.AdminSite):
             "stock": user.has_perm(VIEW_STOCK),
             "inbound": user.has_perm(VIEW_INBOUND),
             "outbox": user.has_perm(VIEW_OUTBOX),
+            "money": user.has_perm(VIEW_LEDGER),
         }
         statuses = dashboard.rows_by_status()
         ages = dashboard.waiting_by_age()
@@ -266,6 +269,8 @@ class RestockAdminSite(admin.AdminSite):
             context["low_stock"] = dashboard.low_stock_products(limit=options.top)
         if can["outbox"]:
             context["outbox"] = dashboard.outbox_health()
+        if can["money"]:
+            context["money"] = dashboard.money_figures()
         request.current_app = self.name
         return TemplateResponse(request, "admin/dashboard/index.html", context)
 

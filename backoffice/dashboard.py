@@ -10,8 +10,10 @@ in so the numbers are reproducible in tests.
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import (
     Count,
+    F,
     IntegerField,
     Max,
     Min,
@@ -26,6 +28,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from billing.models import EntryKind, EntryState, LedgerEntry
+from billing.money import ZERO, money_format, unit_value
+from billing.selectors import authorizations_expiring
 from catalog.models import Product
 from inventory.models import InboundStatus, InboundSupply
 from inventory.selectors import products_low_on_stock
@@ -300,3 +305,72 @@ def outbox_health(*, now: dt.datetime | None = None) -> dict:
     oldest = totals["oldest_pending_at"]
     totals["oldest_pending_age"] = now - oldest if oldest else None
     return totals
+
+
+# -- money -------------------------------------------------------------------------
+
+
+def _by_currency(amounts: dict[str, object]) -> dict:
+    """{currency: amount} → the amounts and one text ("€12.50", or "€12.50 + £3.00")."""
+    shown = {c: a for c, a in sorted(amounts.items()) if a}
+    text = " + ".join(money_format(a, c) for c, a in shown.items())
+    return {"amounts": shown, "text": text or money_format(ZERO, settings.BILLING_CURRENCY)}
+
+
+def money_figures(*, now: dt.datetime | None = None) -> dict:
+    """Money waiting (what the waiting rows are worth to their customers, as each order's totals
+    snapshot values them), captured and refunded since Monday, and checkout authorizations whose
+    validity ends soon with rows still to ship. Three queries, per currency."""
+    now = now or timezone.now()
+    waiting: dict[str, object] = {}
+    groups = (
+        OrderRow.objects.filter(status__in=WAITING, order__totals__isnull=False)
+        .values(
+            "unit_price",
+            "order__totals__currency",
+            "order__totals__tax_rate",
+            "order__totals__prices_include_tax",
+        )
+        .annotate(units=Sum("quantity"))
+        .order_by()
+    )
+    for g in groups:  # one per price and tax rule: as few as the catalogue's prices
+        currency = g["order__totals__currency"]
+        unit = unit_value(
+            g["unit_price"],
+            tax_rate=g["order__totals__tax_rate"],
+            prices_include_tax=g["order__totals__prices_include_tax"],
+            currency=currency,
+        )
+        waiting[currency] = waiting.get(currency, ZERO) + unit.gross * g["units"]
+
+    today = timezone.localdate(now)
+    week = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=today.weekday()), dt.time()))
+    settled = (
+        LedgerEntry.objects.filter(
+            state=EntryState.SUCCEEDED, settled_at__gte=week, kind__in=[EntryKind.CAPTURE, EntryKind.REFUND]
+        )
+        .values("currency")
+        .annotate(
+            captured=Coalesce(Sum("amount", filter=Q(kind=EntryKind.CAPTURE)), ZERO),
+            refunded=Coalesce(Sum("amount", filter=Q(kind=EntryKind.REFUND)), ZERO),
+        )
+        .order_by()
+    )
+    settled = list(settled)
+    expiring = list(
+        authorizations_expiring(now=now)
+        .values("currency")
+        .annotate(count=Count("pk"), amount=Sum(F("amount") - F("drawn")))
+        .order_by()
+    )
+    return {
+        "waiting": _by_currency(waiting),
+        "week_start": week,
+        "captured": _by_currency({s["currency"]: s["captured"] for s in settled}),
+        "refunded": _by_currency({s["currency"]: s["refunded"] for s in settled}),
+        "expiring": {
+            "count": sum(e["count"] for e in expiring),
+            **_by_currency({e["currency"]: e["amount"] for e in expiring}),
+        },
+    }

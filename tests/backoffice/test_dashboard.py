@@ -534,9 +534,9 @@ def _orders(count: int) -> None:
 @pytest.mark.parametrize("count", [5, 50])
 def test_the_page_runs_the_same_queries_for_5_or_50_orders(admin_client, django_assert_num_queries, count):
     # session + user, then statuses, ages, demand (+ names, + inbound), at-risk summary and
-    # rows, low stock, outbox.
+    # rows, low stock, outbox, money (waiting rows' value, captured/refunded, expiring).
     _orders(count)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(14):
         response = admin_client.get(PAGE)
     assert response.status_code == 200
     assert sum(s["rows"] for s in response.context["statuses"]) >= count
