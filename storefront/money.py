@@ -48,7 +48,13 @@ def order_money(order: Order, *, now: dt.datetime | None = None) -> OrderMoney:
     now = now or timezone.now()
     paid = order_is_paid(order_id=order.pk)
     live = any(r.status != RowStatus.CANCELLED for r in order.rows.all())
-    states = {pk: RowPayment(state).label for pk, state in rows_payment_state(order_id=order.pk).items()}
+    states = rows_payment_state(order_id=order.pk)
+    if (
+        not paid
+    ):  # billing reads every row of an unpaid order as awaiting payment; a cancelled one never will be
+        cancelled = {r.pk for r in order.rows.all() if r.status == RowStatus.CANCELLED}
+        states = {pk: RowPayment.NOT_CHARGED if pk in cancelled else state for pk, state in states.items()}
+    states = {pk: RowPayment(state).label for pk, state in states.items()}
     pay_links = []
     if paid:
         pay_links = list(
