@@ -56,7 +56,8 @@ def check_out(page: Page, product_name: str, quantity: int) -> str:
 
 def totals(page: Page) -> dict[str, str]:
     block = page.locator("dl.totals").first
-    return dict(zip(block.locator("dt").all_inner_texts(), block.locator("dd").all_inner_texts(), strict=True))
+    labels, amounts = block.locator("dt").all_inner_texts(), block.locator("dd").all_inner_texts()
+    return dict(zip(labels, amounts, strict=True))
 
 
 def payment_column(page: Page) -> list[str]:
