@@ -239,3 +239,32 @@ def test_account_order_page_shows_totals_row_states_and_the_pay_link_due(
     assert due.state == EntryState.SUCCEEDED
     html = back.content.decode()
     assert '<td class="row-payment">Paid</td>' in html and "Payment due" not in html
+
+
+def test_a_provider_that_fails_mid_answer_charges_nothing_and_the_payer_tries_again(client, lantern):
+    order, pay_url = checkout(client, lantern, 2)
+    client.get(pay_url)
+    broken = {**dummy_answer(DECLINE), "gateway_response": "failure"}  # the provider's connection drops
+
+    response = client.post(pay_url, broken, follow=True)
+
+    assert response.redirect_chain[-1][0] == pay_url
+    assert "The payment service did not answer, so nothing was charged. Please try again." in texts(response)
+    assert not LedgerEntry.objects.exists()
+    assert pay(client, pay_url).redirect_chain[-1][0] == confirmation(order)
+    assert order_is_paid(order_id=order.pk)
+
+
+def test_back_from_the_provider_in_a_browser_that_does_not_know_the_order_shows_no_details(client, lantern):
+    order, pay_url = checkout(client, lantern, 2)
+    client.get(pay_url)
+    payment = Payment.objects.get(order=order)
+    elsewhere = Client()
+
+    page = elsewhere.get(reverse("storefront:payment_success", kwargs={"token": payment.token}))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"Order {order.number}" in html
+    assert order.email not in html and order.address not in html and "Lantern" not in html
+    assert elsewhere.get(reverse("storefront:payment_success", kwargs={"token": "nope"})).status_code == 404
