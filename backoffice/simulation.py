@@ -13,7 +13,14 @@ The whole run is one transaction, rolled back at the end unless ``keep``: inside
 it no after-commit callback fires, so the jobs those callbacks would queue
 (allocation, promise refresh, outbox sending) are run explicitly every day.
 At the end the books are checked: promises kept, slips emailed, oversold units
-and broken invariants, which must both be 0. Each waiting row's first promise is
+and broken invariants, which must both be 0.
+
+Money moves through billing's services with the dummy provider, in the settlement mode
+asked for: customers pay at checkout (a few are declined first and pay again, a few abandon
+and their orders expire), the merchant ships paid orders only, shipments are captured,
+cancelled rows refunded or released, an authorization too old to capture gets a pay link
+that the customer pays; each night the pending ledger entries are settled as their jobs
+would, and at the end billing's ledger_reconcile must find no violation. Each waiting row's first promise is
 recorded at checkout with what the promise walk rested it on (free stock, which
 inbound supply, or the lead time), so the kept share is reported per cause and
 every miss gets a reason (PromiseAudit).
@@ -24,6 +31,7 @@ date in the past, so a real shop's pre-orders (release) and outbox messages (sen
 whose jobs are global, are not yet due on it.
 """
 
+import contextlib
 import datetime as dt
 import random
 from collections import defaultdict
@@ -32,11 +40,17 @@ from decimal import Decimal
 from enum import StrEnum
 
 import time_machine
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q, Sum
 from django.test.utils import override_settings
 from django.utils import timezone
+from payments import FraudStatus, PaymentStatus, RedirectNeeded
 
+from billing.models import EntryKind, EntryState, LedgerEntry, Settlement
+from billing.money import money_round
+from billing.selectors import ledger_reconcile, order_is_paid
+from billing.services import entry_settle, pay_link_create, payment_start, unpaid_orders_expire
 from catalog.availability import is_preorder
 from catalog.models import POLICY_FIELD_NAMES, Backorders, PartialAllocation, Product
 from catalog.promise import Basis, Promise
@@ -73,6 +87,8 @@ START = dt.date(2025, 1, 6)  # fixed, so a seed always tells the same story
 SKU_PREFIX = "SIM-"
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 MAX_LISTED_VIOLATIONS = 20
+ABANDONED = 0.06  # checkouts never paid: the order expires when its window closes
+DECLINED_FIRST = 0.05  # declined once, then paid on the same order
 
 
 class SimulationError(Exception):
@@ -408,6 +424,18 @@ class SimulationResult:
     merchant_cancellations: int = 0
     emails_sent: int = 0
     promise_tally: PromiseTally = field(default_factory=PromiseTally)
+    settlement: str = Settlement.PER_SHIPMENT
+    currency: str = ""
+    orders_paid: int = 0
+    payments_declined: int = 0
+    orders_abandoned: int = 0
+    orders_expired: int = 0
+    pay_links_paid: int = 0
+    captured: Decimal = Decimal("0")
+    refunded: Decimal = Decimal("0")
+    released: Decimal = Decimal("0")
+    money_open: int = 0
+    money_violations: int = 0
 
     @property
     def promises_share(self) -> float | None:
@@ -444,6 +472,15 @@ class SimulationResult:
             f"cancellations: {self.customer_cancellations} by customers, "
             f"{self.merchant_cancellations} by the merchant",
             f"emails sent: {self.emails_sent}",
+            f"settlement:                  {Settlement(self.settlement).label.lower()}",
+            f"payments: {self.orders_paid} orders paid ({self.payments_declined} after a decline), "
+            f"{self.orders_abandoned} abandoned ({self.orders_expired} expired), "
+            f"{self.pay_links_paid} pay links paid",
+            f"captured:                    {self.captured} {self.currency}",
+            f"refunded:                    {self.refunded} {self.currency}",
+            f"released:                    {self.released} {self.currency}",
+            f"money open:                  {self.money_open}",
+            f"money violations:            {self.money_violations}",
         ]
         lines += [f"VIOLATION {detail}" for detail in self.violation_details[:MAX_LISTED_VIOLATIONS]]
         if len(self.violation_details) > MAX_LISTED_VIOLATIONS:
@@ -451,20 +488,28 @@ class SimulationResult:
         return lines
 
 
-def simulate_shop(*, days: int, seed: int, keep: bool = False) -> SimulationResult:
+def simulate_shop(
+    *, days: int, seed: int, keep: bool = False, settlement: str = Settlement.PER_SHIPMENT
+) -> SimulationResult:
     """Run the simulation; everything it wrote is rolled back unless ``keep``."""
     if days < 1:
         raise SimulationError("Simulate at least one day.")
+    if settlement not in Settlement.values:
+        raise SimulationError(f"Unknown settlement {settlement!r}: one of {', '.join(Settlement.values)}.")
     if Product.objects.filter(sku__startswith=SKU_PREFIX).exists():
         raise SimulationError(
             f"Products with SKUs starting {SKU_PREFIX!r} exist: a kept simulation is in this database."
         )
     connection = transaction.get_connection()
     with (
-        override_settings(EMAIL_BACKEND=LOCMEM),
+        override_settings(EMAIL_BACKEND=LOCMEM, BILLING_SETTLEMENT=settlement, PAYMENT_VARIANT="dummy"),
         time_machine.travel(_at(START, 6), tick=False) as clock,
         transaction.atomic(),
     ):
+        # This transaction only exists to roll the run back, as a TestCase's does, and the run
+        # is single-threaded (no lock it holds blocks a gateway call): billing's guard against
+        # gateway calls inside a transaction treats it as such.
+        connection.atomic_blocks[-1]._from_testcase = True
         callbacks_before = len(connection.run_on_commit)
         result = _Simulation(days=days, seed=seed, clock=clock).run()
         if keep:
@@ -485,7 +530,15 @@ class _Simulation:
     def __init__(self, *, days: int, seed: int, clock) -> None:
         self.days, self.seed, self.clock = days, seed, clock
         self.rng = random.Random(seed)
-        self.result = SimulationResult(days=days, seed=seed, start=START)
+        self.money_rng = random.Random(f"money:{seed}")  # payments apart: the stock story stays
+        self.order_ids: list[int] = []
+        self.result = SimulationResult(
+            days=days,
+            seed=seed,
+            start=START,
+            settlement=settings.BILLING_SETTLEMENT,
+            currency=settings.BILLING_CURRENCY,
+        )
         self.sources: dict[str, Source] = {}
         self.products: dict[str, Product] = {}  # by plan SKU
         self.plans: dict[int, ProductPlan] = {}  # by product pk
@@ -683,7 +736,9 @@ class _Simulation:
                 self.result.checkouts_refused += 1
                 continue
             self.result.orders_placed += 1
+            self.order_ids.append(order.pk)
             self.promises.record(order=order, today=today)
+            self.pay(order)
             for line in lines:
                 self.ordered[(order.pk, line.product_id)] += line.quantity
 
@@ -711,7 +766,7 @@ class _Simulation:
         orders = Order.objects.in_bulk({order_id for order_id, _, _ in pairs})
         sources = {source.pk: source for source in self.sources.values()}
         for order_id, source_id, units in pairs:
-            if self.rng.random() < 0.85:
+            if self.rng.random() < 0.85 and order_is_paid(order_id=order_id):  # paid orders only
                 shipment_create(order=orders[order_id], source=sources[source_id])
                 self.result.shipments += 1
                 self.result.units_shipped += units
@@ -720,6 +775,10 @@ class _Simulation:
 
     def nightly_jobs(self, today: dt.date) -> None:
         ours = set(self.ids)
+        # Global, like the pre-order release: the fixed past clock leaves a real shop's
+        # orders (paid by a later date) alone.
+        while expired := unpaid_orders_expire():
+            self.result.orders_expired += len(expired)
         preorders_release(today=today)
         for pk in products_needing_allocation(today=today):
             if pk in ours:
@@ -731,11 +790,67 @@ class _Simulation:
                 slips = promises_refresh(product_id=pk, today=today)
                 if slips:
                     self.count_slip_emails(slips)
+        self.pay_links()
+        self.settle_pending()
         while True:
             sent = emails_send_batch(batch_size=200)
             self.result.emails_sent += sent.sent
             if not (sent.sent + sent.retried + sent.failed):
                 break
+
+    # -- money -----------------------------------------------------------------------
+
+    def submit(self, payment, status: str) -> None:
+        """The customer on the dummy provider's page: approve, charge or decline."""
+        data = {"status": status, "fraud_status": FraudStatus.ACCEPT, "gateway_response": "3ds-disabled"}
+        with contextlib.suppress(RedirectNeeded):  # back to the shop's return page
+            payment.get_form(data=data)
+
+    def pay(self, order: Order) -> None:
+        roll = self.money_rng.random()
+        if roll < ABANDONED:
+            self.result.orders_abandoned += 1
+            return
+        if roll < ABANDONED + DECLINED_FIRST:
+            self.submit(payment_start(order_id=order.pk), PaymentStatus.REJECTED)
+            self.result.payments_declined += 1
+        per_shipment = settings.BILLING_SETTLEMENT == Settlement.PER_SHIPMENT
+        status = PaymentStatus.PREAUTH if per_shipment else PaymentStatus.CONFIRMED
+        self.submit(payment_start(order_id=order.pk), status)
+        self.result.orders_paid += 1
+
+    def pay_links(self) -> None:
+        """Shipments an expired authorization could not pay: the customer pays the link."""
+        waiting = LedgerEntry.objects.filter(
+            order_id__in=self.order_ids, kind=EntryKind.CAPTURE, state=EntryState.AWAITING_PAYMENT
+        )
+        for entry_id in waiting.order_by("pk").values_list("pk", flat=True):
+            self.submit(pay_link_create(entry_id=entry_id), PaymentStatus.CONFIRMED)
+            self.result.pay_links_paid += 1
+
+    def settle_pending(self) -> None:
+        """What the settle jobs would do after commit: call the provider for each intent."""
+        pending = LedgerEntry.objects.filter(order_id__in=self.order_ids, state=EntryState.PENDING)
+        for entry_id in pending.order_by("pk").values_list("pk", flat=True):
+            entry_settle(entry_id=entry_id)
+
+    def check_money(self) -> None:
+        """billing's reconciliation over the run's orders, and its totals."""
+        books = ledger_reconcile(order_ids=self.order_ids)
+        for finding in books.violations:
+            self.violation(f"money: {finding}")
+        self.result.money_violations = len(books.violations)
+        self.result.money_open = len(books.open)
+        sums = dict(
+            LedgerEntry.objects.filter(order_id__in=self.order_ids, state=EntryState.SUCCEEDED)
+            .values_list("kind")
+            .annotate(total=Sum("amount"))
+            .order_by()
+        )
+        currency = self.result.currency
+        self.result.captured = money_round(sums.get(EntryKind.CAPTURE, 0), currency)
+        self.result.refunded = money_round(sums.get(EntryKind.REFUND, 0), currency)
+        self.result.released = money_round(sums.get(EntryKind.RELEASE, 0), currency)
 
     def count_slip_emails(self, slips) -> None:
         """Each slip should be told to its order's customer by a promise_moved email
@@ -810,6 +925,7 @@ class _Simulation:
         self.promise_figures(end)
         self.check_stock()
         self.check_rows(end)
+        self.check_money()
         unsent = OutboxMessage.objects.filter(pk__gt=self.first_outbox).exclude(status=OutboxStatus.SENT)
         if count := unsent.count():
             self.violation(f"{count} outbox messages were never sent")

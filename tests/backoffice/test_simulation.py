@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from decimal import Decimal as D
 from io import StringIO
 
 import pytest
@@ -13,11 +14,12 @@ from django.utils import timezone
 
 from backoffice import simulation
 from backoffice.simulation import Cause, MissReason, Outcome, Verdict
+from billing.models import LedgerEntry
 from catalog.models import Product
 from inventory.models import InboundSupply, Source, Stock, StockMovement
 from inventory.services import inbound_cancel, inbound_create, inbound_receive, inbound_update, stock_adjust
 from notifications.models import OutboxMessage
-from orders.models import CustomerTier, Order, OrderRow, RowEvent, Shipment
+from orders.models import WAITING, CustomerTier, Order, OrderRow, RowEvent, RowStatus, Shipment
 from orders.services import (
     CartLine,
     Customer,
@@ -184,7 +186,8 @@ def reason_table(output: str) -> dict[str, list[int]]:
 
 
 def test_a_short_run_reports_every_cause_and_the_counts_add_up_to_the_rows():
-    output = simulate("--days", "20", "--seed", "2")
+    # seed 3: since orders are paid (some abandoned and expired), seed 2 meets no free-stock promise
+    output = simulate("--days", "20", "--seed", "3")
     causes, reasons = cause_table(output), reason_table(output)
     waited = int(figures(output)["rows that waited"])
 
@@ -382,3 +385,82 @@ def test_on_time_supply_keeps_its_promise_when_free_stock_is_below_safety_stock(
     verdicts = audit.tally(end=day(20)).verdicts
     assert verdicts[first.pk] == Verdict(Cause.ON_TIME, Outcome.KEPT)
     assert verdicts[second.pk] == Verdict(Cause.LEAD_TIME, Outcome.MISSED, MissReason.LEAD_TIME_SHORT)
+
+
+# -- money: payments, captures, refunds ----------------------------------------------------------
+
+
+@pytest.fixture
+def money(settings):
+    """Prices with tax included and a flat shipping charge, so a row's value is its unit price
+    × quantity and each order's shipping 4.90: the test's own arithmetic."""
+    settings.BILLING_CURRENCY = "EUR"
+    settings.BILLING_SHIPPING = "4.90"
+    settings.BILLING_FREE_SHIPPING_FROM = ""
+    settings.BILLING_PRICES_INCLUDE_TAX = True
+    settings.BILLING_AUTHORIZATION_DAYS = 7
+    return settings
+
+
+def _expected(statuses) -> D:
+    """The value of the simulated orders' rows in ``statuses``, plus 4.90 per order with one."""
+    rows = OrderRow.objects.filter(product__sku__startswith=simulation.SKU_PREFIX, status__in=statuses)
+    goods = sum((row.unit_price * row.quantity for row in rows), start=D("0"))
+    return goods + D("4.90") * len({row.order_id for row in rows})
+
+
+@pytest.mark.parametrize(
+    "settlement, charged",
+    [
+        ("per_shipment", [RowStatus.SHIPPED]),
+        ("at_checkout", [RowStatus.SHIPPED, RowStatus.ALLOCATED, *WAITING]),
+    ],
+)
+def test_a_short_run_settles_its_money_and_the_books_add_up(money, settlement, charged):
+    """Per shipment: captured = the shipped rows + shipping per order shipped; at checkout:
+    captured − refunded = the rows not cancelled + shipping per order with one."""
+    result = simulation.simulate_shop(days=16, seed=4, keep=True, settlement=settlement)
+
+    assert (result.violations, result.money_violations, result.money_open) == (0, 0, 0), result.lines()
+    assert result.orders_paid > 0 and result.orders_abandoned > 0 and result.payments_declined > 0
+    assert result.orders_expired == result.orders_abandoned
+    assert result.captured > 0
+    assert result.captured - result.refunded == _expected(charged)
+    if settlement == "per_shipment":
+        assert result.refunded == 0 and result.pay_links_paid > 0 and result.released > 0
+    else:
+        assert result.refunded > 0 and result.pay_links_paid == 0
+    # an abandoned order's rows were cancelled when its window closed, none of them charged
+    expired = OrderRow.objects.filter(
+        product__sku__startswith=simulation.SKU_PREFIX, events__reason="Payment not completed"
+    )
+    assert expired.exists() and not expired.exclude(status=RowStatus.CANCELLED).exists()
+    assert not LedgerEntry.objects.filter(order__rows__in=expired).exists()
+
+
+def test_the_command_prints_the_money_of_both_settlements(money):
+    output = simulate("--days", "4", "--seed", "1", "--settlement", "both")
+    blocks = output.split("Simulated ")[1:]
+    assert len(blocks) == 2
+    for block, name in zip(blocks, ["charge per shipment", "charge at checkout"], strict=True):
+        found = figures(block)
+        assert found["settlement"] == name
+        assert found["captured"].endswith(" EUR") and D(found["captured"].split()[0]) > 0
+        assert "refunded" in found and found["money violations"] == "0"
+
+
+def test_the_audit_catches_money_written_by_hand(money, monkeypatch):
+    """The money check is not vacuous: a capture changed behind billing's back is reported."""
+    audit = simulation._Simulation.audit
+
+    def corrupt_then_audit(self, end):
+        entry = LedgerEntry.objects.filter(
+            kind="capture", state="succeeded", order_id__in=self.order_ids
+        ).first()
+        LedgerEntry.objects.filter(pk=entry.pk).update(amount=entry.amount + 1, drawn=0)
+        audit(self, end)
+
+    monkeypatch.setattr(simulation._Simulation, "audit", corrupt_then_audit)
+    result = simulation.simulate_shop(days=3, seed=1, settlement="at_checkout")
+    assert result.money_violations >= 1
+    assert any(detail.startswith("money: ") for detail in result.violation_details)

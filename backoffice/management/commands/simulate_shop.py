@@ -2,13 +2,16 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.models import Settlement
+
 
 class Command(BaseCommand):
     help = (
         "Simulate the shop day by day on a fake clock (random checkouts, late and cancelled supply, "
-        "cancellations, shipping, the scheduled jobs) and check the books: first promises kept per "
-        "cause (free stock, on-time supply, late or cancelled supply, lead time) and why each miss "
-        "happened. Rolled back unless --keep."
+        "cancellations, shipping, payments, the scheduled jobs) and check the books: first promises "
+        "kept per cause (free stock, on-time supply, late or cancelled supply, lead time) and why "
+        "each miss happened; captured, refunded and money invariant violations. Rolled back unless "
+        "--keep."
     )
 
     def add_arguments(self, parser):
@@ -17,19 +20,33 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="Commit what the simulation wrote instead of rolling back."
         )
+        parser.add_argument(
+            "--settlement",
+            choices=[*Settlement.values, "both"],
+            default="per_shipment",
+            help="Charge per shipment (default), at checkout, or run both one after the other.",
+        )
 
-    def handle(self, *args, days: int, seed: int, keep: bool, **options):
+    def handle(self, *args, days: int, seed: int, keep: bool, settlement: str, **options):
         # Here, not at the top: the harness imports time_machine and django.test (development
         # only); loading this command (`simulate_shop --help`) must not load them.
         from backoffice.simulation import SimulationError, simulate_shop
 
-        try:
-            result = simulate_shop(days=days, seed=seed, keep=keep)
-        except SimulationError as exc:
-            raise CommandError(str(exc)) from exc
-        for line in result.lines():
-            self.stdout.write(line)
-        if result.oversold_units or result.violations:
-            raise CommandError(
-                f"{result.oversold_units} oversold units, {result.violations} invariant violations."
-            )
+        modes = Settlement.values if settlement == "both" else [settlement]
+        if keep and len(modes) > 1:
+            raise CommandError("--keep keeps one run: choose one --settlement.")
+        broken = []
+        for mode in modes:
+            try:
+                result = simulate_shop(days=days, seed=seed, keep=keep, settlement=mode)
+            except SimulationError as exc:
+                raise CommandError(str(exc)) from exc
+            for line in result.lines():
+                self.stdout.write(line)
+            if result.oversold_units or result.violations:
+                broken.append(
+                    f"{mode}: {result.oversold_units} oversold units, "
+                    f"{result.violations} invariant violations."
+                )
+        if broken:
+            raise CommandError(" ".join(broken))
