@@ -310,7 +310,8 @@ class OrderPaymentMixin:
         )
         cur = totals.currency
         fmt = lambda amount: money_format(amount, cur)  # noqa: E731
-        refundable = any(r.status == RowStatus.CANCELLED for r in rows)
+        refunded = {line.row_id for e in entries if e.kind == EntryKind.REFUND for line in e.lines.all()}
+        refundable = any(r.status == RowStatus.CANCELLED and r.pk not in refunded for r in rows)
         return {
             "totals": totals,
             "state": _order_money_state(entries),

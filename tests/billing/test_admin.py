@@ -225,6 +225,7 @@ def test_the_order_page_shows_state_totals_rows_and_ledger(admin_client, books):
         assert f'<th scope="row">{label}</th><td class="num">{amount}</td>' in html
     assert "Refunded" in html and "Paid" in html  # the rows' money states
     assert html.count("<td>Capture (+ shipping)</td>") == 1 and html.count("<td>Refund</td>") == 1
+    assert "Refund selected cancelled rows" not in html  # its one cancelled row is refunded already
 
     waiting = order_page(admin_client, books["expired"]).content.decode()
     assert "Pay link due for a shipment" in waiting and "Awaiting payment (pay link)" in waiting
