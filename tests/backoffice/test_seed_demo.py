@@ -1,6 +1,8 @@
-"""manage.py seed_demo: every promised availability state, the admin login, idempotent reruns."""
+"""manage.py seed_demo: every promised availability state, paid demo orders, the admin login,
+idempotent reruns."""
 
 import datetime as dt
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -11,10 +13,12 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.models import EntryKind, EntryState, LedgerEntry, Payment, Settlement
+from billing.selectors import RowPayment, ledger_reconcile, order_is_paid, rows_payment_state
 from catalog.availability import Badge, Outcome
 from catalog.models import Backorders, GlobalSettings, Product
 from catalog.selectors import GLOBAL, PRODUCT, product_policy
-from inventory.models import Source, Stock, StockMovement
+from inventory.models import MovementKind, Source, Stock, StockMovement
 from inventory.selectors import stock_drift
 from orders.models import Order, OrderRow, RowStatus
 from orders.selectors import availability_for
@@ -209,7 +213,8 @@ def test_every_badge_is_shown(seeded):
 def test_demo_orders_wait_in_the_queue_with_promise_dates(seeded, client):
     rows = OrderRow.objects.filter(order__user__username="customer")
     assert rows.filter(status=RowStatus.BACKORDERED).count() == 4
-    assert rows.filter(status=RowStatus.ALLOCATED).count() == 2
+    assert rows.filter(status=RowStatus.ALLOCATED).count() == 1
+    assert rows.filter(status=RowStatus.SHIPPED).count() == 1
     assert not rows.filter(status=RowStatus.BACKORDERED, promise_date__isnull=True).exists()
     kettle = rows.get(product__sku="KETTLE-GOOSENECK")
     assert kettle.promise_date == timezone.localdate() + dt.timedelta(days=10)  # the demo PO
@@ -223,8 +228,68 @@ def test_demo_orders_wait_in_the_queue_with_promise_dates(seeded, client):
 def test_stock_goes_through_the_ledger(seeded):
     assert stock_drift() == []
     receipts = StockMovement.objects.filter(reference__startswith="DEMO-OPENING-")
-    assert receipts.count() == StockMovement.objects.count() > 0
-    assert receipts.aggregate(n=Sum("quantity"))["n"] == Stock.objects.aggregate(n=Sum("on_hand"))["n"]
+    assert receipts.count() == StockMovement.objects.count() - 1 > 0  # and the demo shipment
+    shipped = StockMovement.objects.get(kind=MovementKind.SHIPMENT)
+    assert (shipped.product.sku, shipped.source.code, shipped.quantity) == ("MUG-ENAMEL-12", "main", -2)
+    assert receipts.aggregate(n=Sum("quantity"))["n"] - 2 == Stock.objects.aggregate(n=Sum("on_hand"))["n"]
+    assert on_hand("MUG-ENAMEL-12") == {"main": 58, "overflow": 30}
+
+
+def demo_orders() -> list[Order]:
+    return list(Order.objects.filter(user__username="customer").order_by("pk"))
+
+
+def test_demo_orders_are_paid_and_one_shipment_is_charged(seeded, client):
+    """Per shipment (the default): each order authorized for its total (all above the
+    free-shipping threshold), the shipped rows captured from it, nothing awaiting payment."""
+    assert settings.BILLING_SETTLEMENT == Settlement.PER_SHIPMENT
+    orders = demo_orders()
+    assert len(orders) == 4
+    assert all(order_is_paid(order_id=o.pk) for o in orders)
+    authorized = LedgerEntry.objects.filter(kind=EntryKind.AUTHORIZE, state=EntryState.SUCCEEDED)
+    assert sorted(authorized.values_list("order__number", "amount")) == sorted(
+        [
+            (orders[0].number, Decimal("812.00")),  # 2 x 389.00 tent + 34.00 strap
+            (orders[1].number, Decimal("778.00")),
+            (orders[2].number, Decimal("175.00")),  # 2 x 69.00 kettle + 2 x 18.50 mugs
+            (orders[3].number, Decimal("747.00")),
+        ]
+    )
+    capture = LedgerEntry.objects.get(kind=EntryKind.CAPTURE)
+    assert (capture.order_id, capture.state, capture.amount) == (
+        orders[2].pk,
+        EntryState.SUCCEEDED,
+        Decimal("37.00"),
+    )
+    assert capture.provider_reference.startswith("dummy-capture-")
+    assert capture.shipment.rows.get().product.sku == "MUG-ENAMEL-12"
+    assert LedgerEntry.objects.count() == 5  # four authorizations and the capture
+    assert Payment.objects.filter(variant="dummy").count() == 4
+    books = ledger_reconcile()
+    assert (books.violations, books.open) == ([], [])
+    mugs, kettles = (orders[2].rows.get(product__sku=sku) for sku in ("MUG-ENAMEL-12", "KETTLE-GOOSENECK"))
+    states = rows_payment_state(order_id=orders[2].pk)
+    assert (states[mugs.pk], states[kettles.pk]) == (RowPayment.PAID, RowPayment.CHARGED_WHEN_SHIPPED)
+    assert f"order {orders[2].number}'s rows at Main warehouse shipped and charged €37.00" in seeded
+    assert "all 4 paid with the dummy provider (authorized, charged per shipment)" in seeded
+    client.post(reverse("login"), {"username": "customer", "password": "restock-demo"})
+    page = client.get(reverse("storefront:order_detail", args=[orders[2].number])).content.decode()
+    assert "Awaiting payment" not in page
+    assert "To be charged when it ships" in page
+
+
+def test_demo_orders_prepaid_when_the_shop_charges_at_checkout(settings):
+    settings.BILLING_SETTLEMENT = Settlement.AT_CHECKOUT
+    out = seed()
+    orders = demo_orders()
+    captured = LedgerEntry.objects.filter(kind=EntryKind.CAPTURE, state=EntryState.SUCCEEDED)
+    assert sorted(captured.values_list("order__number", "amount")) == sorted(
+        zip([o.number for o in orders], map(Decimal, ["812.00", "778.00", "175.00", "747.00"]), strict=True)
+    )
+    assert not LedgerEntry.objects.exclude(kind=EntryKind.CAPTURE).exists()
+    assert ledger_reconcile().violations == []
+    assert OrderRow.objects.filter(status=RowStatus.SHIPPED).count() == 1
+    assert f"(charged at checkout), none left awaiting payment; order {orders[2].number}'s rows" in out
 
 
 def test_admin_can_log_in(seeded, client):
@@ -269,6 +334,9 @@ def snapshot() -> dict:
         "global_settings": GlobalSettings.objects.count(),
         "on_hand": sorted(Stock.objects.values_list("source__code", "product__sku", "on_hand")),
         "products_state": sorted(Product.objects.values_list("sku", "slug", "price", "is_active")),
+        "orders": sorted(OrderRow.objects.values_list("order__number", "product__sku", "quantity", "status")),
+        "payments": sorted(Payment.objects.values_list("order__number", "status", "total")),
+        "money_ledger": sorted(LedgerEntry.objects.values_list("order__number", "kind", "state", "amount")),
     }
 
 
@@ -277,6 +345,7 @@ def test_second_run_changes_nothing(seeded):
     out = seed()
     assert snapshot() == before
     assert out.count("(0 new)") == 3  # sources, products, receipts
+    assert "Demo orders: 0 placed." in out
     assert "Global settings kept" in out
 
 

@@ -3,9 +3,12 @@
 Idempotent, so scripts/demo.sh runs it on every start: what exists is left as the
 merchant left it (products and sources by SKU / code, the admin by username) and
 opening stock is received through inventory.services with fixed references, so a
-rerun adds no units.
+rerun adds no units. The demo orders are placed, paid and one shipped only when the
+shop has no orders yet; they are paid through billing's services with the dummy provider
+(as simulate_shop pays), so the demo shows paid orders, not ones that expire unpaid.
 """
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 
@@ -13,14 +16,19 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 from django.utils.text import slugify
+from payments import FraudStatus, PaymentStatus, RedirectNeeded
 
+from billing.models import EntryKind, EntryState, LedgerEntry, Settlement
+from billing.money import money_format
+from billing.services import entry_settle, payment_start
 from catalog.models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, PartialAllocation, Product
 from inventory.models import Source
 from inventory.services import ReceiptLine, inbound_create, stock_receive_many
 from orders.models import Order
-from orders.services import CartLine, Customer, checkout_place_order
+from orders.services import CartLine, Customer, checkout_place_order, shipment_create
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "restock-demo"  # noqa: S105 - a demo login, printed on purpose
@@ -34,6 +42,10 @@ DEMO_ORDERS = [
     [("KETTLE-GOOSENECK", 2), ("MUG-ENAMEL-12", 2)],
     [("HEADPHONES-OPEN", 3)],
 ]
+# Every demo order is paid (an unpaid one would expire BILLING_PAYMENT_WINDOW_MINUTES after
+# seeding and give its backorder headroom back, changing the demo); the one shipped at
+# once is this order's (index into DEMO_ORDERS) allocated rows at the main warehouse.
+DEMO_SHIPPED_ORDER = 2
 # Expected supply for a backordered product, so its promise dates show.
 DEMO_INBOUND = {
     "sku": "KETTLE-GOOSENECK",
@@ -301,13 +313,15 @@ class Command(BaseCommand):
                 ]
             received = sum(r.created for r in stock_receive_many(lines=lines))
             admin_created = self._admin_ensure()
-            orders_placed = self._orders_ensure(sources)
+            placed = self._orders_ensure(sources)
+        # Outside the transaction: billing calls the provider only after commit.
+        paid = self._orders_pay(placed, source=sources["main"]) if placed else ""
 
         self.stdout.write(
             f"Sources: {len(sources)} ({new_sources} new). Products: {len(PRODUCTS)} ({new_products} new). "
             f"Opening stock receipts: {len(lines)} ({received} new). "
             f"Global settings {'created' if settings_created else 'kept as they were'}. "
-            f"Demo orders: {orders_placed} placed."
+            f"Demo orders: {len(placed)} placed{paid}."
         )
         site = settings.SITE_URL.rstrip("/")
         password = ADMIN_PASSWORD if admin_created else f"{ADMIN_PASSWORD} (unless you changed it)"
@@ -318,15 +332,15 @@ class Command(BaseCommand):
                 f"  Admin:    {site}/admin/\n"
                 f"  Username: {ADMIN_USERNAME}\n"
                 f"  Password: {password}\n"
-                f"  Customer: {CUSTOMER_USERNAME} / {CUSTOMER_PASSWORD} (has orders with waiting rows)\n"
+                f"  Customer: {CUSTOMER_USERNAME} / {CUSTOMER_PASSWORD} (has paid orders with waiting rows)\n"
             )
         )
 
-    def _orders_ensure(self, sources: dict) -> int:
+    def _orders_ensure(self, sources: dict) -> list[Order]:
         """A customer with a few orders (some rows waiting) and one inbound supply, placed
         through the real services the first time the demo starts."""
         if Order.objects.exists():
-            return 0
+            return []
         users = get_user_model().objects
         customer = users.filter(username=CUSTOMER_USERNAME).first() or users.create_user(
             username=CUSTOMER_USERNAME,
@@ -350,11 +364,40 @@ class Command(BaseCommand):
             reference=supply["reference"],
         )
         products = {p.sku: p for p in Product.objects.filter(sku__in={s for o in DEMO_ORDERS for s, _ in o})}
-        for lines in DEMO_ORDERS:
+        return [
             checkout_place_order(
                 lines=[CartLine(products[sku].pk, quantity) for sku, quantity in lines], customer=buyer
             )
-        return len(DEMO_ORDERS)
+            for lines in DEMO_ORDERS
+        ]
+
+    def _orders_pay(self, orders: list[Order], *, source: Source) -> str:
+        """The customer approves each order on the dummy provider's page (an authorization
+        per shipment, a capture at checkout); the merchant ships one order's allocated rows,
+        and its capture is settled now as the settle job would. Returns what to print."""
+        per_shipment = settings.BILLING_SETTLEMENT == Settlement.PER_SHIPMENT
+        status = PaymentStatus.PREAUTH if per_shipment else PaymentStatus.CONFIRMED
+        approve = {"status": status, "fraud_status": FraudStatus.ACCEPT, "gateway_response": "3ds-disabled"}
+        with override_settings(PAYMENT_VARIANT="dummy"):  # the demo never charges a real card
+            for order in orders:
+                with contextlib.suppress(RedirectNeeded):  # back to the shop's return page
+                    payment_start(order_id=order.pk).get_form(data=approve)
+            shipped = orders[DEMO_SHIPPED_ORDER]
+            shipment_create(order=shipped, source=source)
+            pending = LedgerEntry.objects.filter(order__in=orders, state=EntryState.PENDING)
+            for entry_id in pending.order_by("pk").values_list("pk", flat=True):
+                entry_settle(entry_id=entry_id)
+        how = "authorized, charged per shipment" if per_shipment else "charged at checkout"
+        shipment = "shipped"
+        capture = LedgerEntry.objects.filter(
+            order=shipped, shipment__isnull=False, kind=EntryKind.CAPTURE, state=EntryState.SUCCEEDED
+        ).first()
+        if capture is not None:
+            shipment += f" and charged {money_format(capture.amount, capture.currency)}"
+        return (
+            f", all {len(orders)} paid with the dummy provider ({how}), none left awaiting payment; "
+            f"order {shipped.number}'s rows at {source.name} {shipment}"
+        )
 
     def _admin_ensure(self) -> bool:
         """Create the demo superuser once; an existing one is left alone."""
