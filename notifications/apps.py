@@ -8,6 +8,7 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
+        from billing import signals as billing
         from catalog.models import GlobalSettings, Product
         from inventory.signals import stock_freed, supply_changed
         from orders import signals as orders
@@ -23,6 +24,9 @@ class NotificationsConfig(AppConfig):
         orders.preorders_released.connect(receivers.preorders_released, dispatch_uid="notify_released")
         orders.promises_slipped.connect(receivers.promises_slipped, dispatch_uid="notify_promises_slipped")
         orders.rows_cancelled.connect(receivers.rows_cancelled, dispatch_uid="promises_after_cancel")
+        billing.order_paid.connect(receivers.order_paid, dispatch_uid="notify_order_paid")
+        billing.shipment_charged.connect(receivers.shipment_charged, dispatch_uid="notify_pay_link")
+        billing.refunds_written.connect(receivers.refunds_written, dispatch_uid="notify_refunds")
         supply_changed.connect(receivers.refresh_promises, dispatch_uid="refresh_promises")
         post_save.connect(receivers.product_saved, sender=Product, dispatch_uid="product_promises")
         post_save.connect(receivers.global_settings_saved, sender=GlobalSettings, dispatch_uid="all_promises")

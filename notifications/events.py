@@ -5,24 +5,30 @@ import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from billing.models import EntryKind, LedgerEntry
+from billing.money import money_format
+from billing.services import EXPIRED_REASON
+from billing.statements import paid_at_checkout
 from catalog.models import Product
 from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Source
 from inventory.selectors import is_low_on_stock, products_low_on_stock
 from orders.links import order_url
-from orders.models import Order, OrderRow, RowStatus, Shipment
+from orders.models import Order, OrderRow, RowEvent, RowStatus, Shipment
 from orders.presentation import rows_for_customer
 from orders.selectors import age_bucket_of, age_buckets, aged_bucket, rows_waiting_in
 
 from .links import row_cancel_url
 from .models import OrderPlacedNote
+from .money import orders_money_lines, refund_notes_render
 from .outbox import (
     SendResult,
     _check_header,
@@ -100,40 +106,52 @@ def notify_order_placed(*, order: Order, rows, decisions) -> None:
 def order_notes_render(*, limit: int = 100) -> int:
     """Render the emails of placed orders from their notes (run by the send job first).
 
-    The notes are claimed with SKIP LOCKED, and each is deleted in the transaction
-    that writes its outbox messages (unique keys): a note is rendered once, and one
-    that fails to render stays for the next run. Returns the notes rendered.
+    Low-stock alerts go out on a note's first render; the order's confirmation (and the
+    merchants' backorder-placed email) once the order is paid, when the note is deleted. An
+    order that ends unpaid drops its note (notify_rows_cancelled). The notes are claimed with
+    SKIP LOCKED, and each is deleted or marked in the transaction that writes its outbox
+    messages (unique keys): rendered once, and one that fails to render stays for the next
+    run. Returns the notes rendered.
     """
-    if not OrderPlacedNote.objects.exists():
+    due = OrderPlacedNote.objects.filter(Q(alerts_written=False) | paid_at_checkout())
+    if not due.exists():
         return 0
     with transaction.atomic():
-        notes = list(OrderPlacedNote.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
+        notes = list(
+            due.select_for_update(skip_locked=True).annotate(paid=paid_at_checkout()).order_by("pk")[:limit]
+        )
         if not notes:
             return 0
         orders = {order.pk: order for order in _orders_with_rows([n.order_id for n in notes])}
+        money = orders_money_lines([n.order_id for n in notes if n.paid])
         defaults = global_settings_get()
-        messages, done = [], []
+        messages, done, alerted = [], [], []
         for note in notes:
             try:
-                messages += _order_placed_messages(orders[note.order_id], note.snapshot, defaults)
+                messages += _order_placed_messages(
+                    orders[note.order_id], note, defaults, money=money.get(note.order_id)
+                )
             except Exception:
                 log.exception(
                     "Order %s: its emails could not be rendered; kept for the next run", note.order_id
                 )
                 continue
-            done.append(note.pk)
+            (done if note.paid else alerted).append(note.pk)
         unique = {}
         for message in messages:
             unique.setdefault(message.key, message)  # one low-stock alert a day, from the first order
         outbox_write(messages=list(unique.values()))
         OrderPlacedNote.objects.filter(pk__in=done).delete()
-    return len(done)
+        if alerted:
+            OrderPlacedNote.objects.filter(pk__in=alerted).update(alerts_written=True)
+    return len(done) + len(alerted)
 
 
 def emails_send_batch(*, batch_size: int = 100) -> SendResult:
-    """One round of the send job: render the emails of orders placed since the last round,
-    then send one batch of due messages."""
+    """One round of the send job: render the emails of orders placed (or paid) and of refunds
+    settled since the last round, then send one batch of due messages."""
     order_notes_render(limit=batch_size)
+    refund_notes_render(limit=batch_size)
     return outbox_send_batch(batch_size=batch_size)
 
 
@@ -152,7 +170,8 @@ def _as_placed(order: Order, placed: dict) -> list:
     return rows
 
 
-def _order_placed_messages(order: Order, snapshot: dict, defaults) -> list:
+def _order_placed_messages(order: Order, note: OrderPlacedNote, defaults, *, money: dict | None) -> list:
+    snapshot = note.snapshot
     rows = _as_placed(order, snapshot["rows"])
     # allow_notify: say plainly how many units of each product are backordered.
     backordered = defaultdict(int)
@@ -166,18 +185,25 @@ def _order_placed_messages(order: Order, snapshot: dict, defaults) -> list:
         for p, n in backordered.items()
         if p.pk in snapshot["notify"]
     ]
-    context = {
-        "order": order,
-        "lines": _row_lines(rows, defaults=defaults),
-        "notices": notices,
-        "order_url": order_url(order),
-    }
-    messages = [outbox_message(kind="order_confirmation", key=order.number, to=order.email, context=context)]
-    if notices:
-        messages += [
-            outbox_message(kind="backorder_placed", key=order.number, to=to, context=context)
-            for to in settings.MERCHANT_EMAILS
-        ]
+    messages = []
+    if note.paid:
+        context = {
+            "order": order,
+            "lines": _row_lines(rows, defaults=defaults),
+            "notices": notices,
+            "order_url": order_url(order),
+            "money": money,
+        }
+        messages.append(
+            outbox_message(kind="order_confirmation", key=order.number, to=order.email, context=context)
+        )
+        if notices:
+            messages += [
+                outbox_message(kind="backorder_placed", key=order.number, to=to, context=context)
+                for to in settings.MERCHANT_EMAILS
+            ]
+    if note.alerts_written:
+        return messages
     products = {row.product_id: row.product for row in rows}
     free = {products[int(pk)]: units for pk, units in snapshot["free"].items()}
     return messages + _low_stock_messages(free, defaults=defaults, day=dt.date.fromisoformat(snapshot["day"]))
@@ -189,19 +215,22 @@ def _defaults_if_backordered(rows):
     return global_settings_get() if any(r.status == RowStatus.BACKORDERED for r in rows) else None
 
 
-def _per_order(kind: str, rows) -> None:
-    """One email per order for an event touching many rows, in a constant number of queries."""
+def _per_order(kind: str, rows, *, with_money: bool = False) -> None:
+    """One email per order for an event touching many rows, in a constant number of queries
+    (three more with the orders' money)."""
     fresh = OrderRow.objects.select_related("product", "source", "order").filter(pk__in=[r.pk for r in rows])
     by_order = defaultdict(list)
     for row in fresh:
         by_order[row.order].append(row)
     messages = []
     defaults = _defaults_if_backordered(fresh)
+    money = orders_money_lines([order.pk for order in by_order]) if with_money else {}
     for order, order_rows in sorted(by_order.items(), key=lambda item: item[0].pk):
         context = {
             "order": order,
             "lines": _row_lines(order_rows, defaults=defaults),
             "order_url": order_url(order),
+            "money": money.get(order.pk),
         }
         key = f"{order.number}:{_event_key(order_rows)}"
         messages.append(outbox_message(kind=kind, key=key, to=order.email, context=context))
@@ -209,7 +238,7 @@ def _per_order(kind: str, rows) -> None:
 
 
 def notify_rows_allocated(*, rows) -> None:
-    _per_order("rows_allocated", rows)
+    _per_order("rows_allocated", rows, with_money=True)
     low_stock_check(product_ids={r.product_id for r in rows})
 
 
@@ -222,7 +251,16 @@ def notify_shipped(*, shipment: Shipment, rows) -> None:
     lines = _row_lines(
         OrderRow.objects.select_related("product", "source", "order").filter(shipment=shipment)
     )
-    context = {"order": order, "shipment": shipment, "lines": lines, "order_url": order_url(order)}
+    capture = LedgerEntry.objects.filter(shipment=shipment, kind=EntryKind.CAPTURE).first()
+    context = {
+        "order": order,
+        "shipment": shipment,
+        "lines": lines,
+        "order_url": order_url(order),
+        "money": orders_money_lines([order.pk]).get(order.pk),
+        "capture": capture,
+        "capture_amount": money_format(capture.amount, capture.currency) if capture else "",
+    }
     outbox_write(
         messages=[outbox_message(kind="shipped", key=str(shipment.pk), to=order.email, context=context)]
     )
@@ -321,3 +359,50 @@ def notify_promises_slipped(*, slips) -> None:
         context = {"order": order, "lines": lines, "order_url": order_url(order)}
         messages.append(outbox_message(kind="promise_moved", key=key, to=order.email, context=context))
     outbox_write(messages=messages)
+
+
+def notify_rows_cancelled(*, rows) -> None:
+    """In the cancellation's transaction (after billing wrote its refunds): one email per
+    order saying what was cancelled, why, and what comes back; an order whose time to pay
+    ran out gets the expiry email instead. An order that ends unpaid drops its placed-order
+    note, so its confirmation never goes out. ``rows`` come from orders' row_cancel with
+    their order, product and source loaded."""
+    if not rows:
+        return
+    row_ids = [r.pk for r in rows]
+    by_order = defaultdict(list)
+    for row in rows:
+        by_order[row.order].append(row)
+    events = RowEvent.objects.filter(row_id__in=row_ids, to_status=RowStatus.CANCELLED).order_by("pk")
+    reasons = dict(events.values_list("row_id", "reason"))
+    money = orders_money_lines([order.pk for order in by_order])
+    # What comes back: these rows' refunds, and shipping's once nothing is left (written now).
+    shipping_keys = [f"refund:shipping:{pk}" for pk, m in money.items() if not m["rows_left"]]
+    refunds = (
+        LedgerEntry.objects.filter(kind=EntryKind.REFUND)
+        .filter(Q(lines__row_id__in=row_ids) | Q(idempotency_key__in=shipping_keys))
+        .distinct()
+    )
+    back = defaultdict(Decimal)
+    for order_id, amount in refunds.values_list("order_id", "amount"):
+        back[order_id] += amount
+    messages, ended_unpaid = [], []
+    for order, order_rows in sorted(by_order.items(), key=lambda item: item[0].pk):
+        mine = money.get(order.pk)
+        expired = any(reasons.get(r.pk) == EXPIRED_REASON for r in order_rows)
+        if mine is not None and not mine["rows_left"] and (expired or not mine["paid"]):
+            ended_unpaid.append(order.pk)
+        context = {
+            "order": order,
+            "lines": _row_lines(order_rows),
+            "reason": reasons.get(order_rows[0].pk, ""),
+            "back": money_format(back[order.pk], mine["currency"]) if back[order.pk] else "",
+            "money": mine,
+            "order_url": order_url(order),
+        }
+        kind = "order_expired" if expired else "rows_cancelled"
+        key = f"{order.number}:{_event_key(order_rows)}"
+        messages.append(outbox_message(kind=kind, key=key, to=order.email, context=context))
+    outbox_write(messages=messages)
+    if ended_unpaid:
+        OrderPlacedNote.objects.filter(order_id__in=ended_unpaid).delete()

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from orders.links import LinkInvalid
+from orders.links import LinkInvalid, guest_order_token
 from orders.models import OrderRow
 
 ROW_CANCEL_SALT = "notifications.row-cancel-link"
@@ -30,3 +30,15 @@ def row_from_cancel_token(token: str) -> OrderRow:
         )
     except (KeyError, TypeError, OrderRow.DoesNotExist):
         raise LinkInvalid("This cancel link is not valid.") from None
+
+
+def pay_url(entry) -> str:
+    """Where the customer pays a shipment's pay link (storefront's page for the ledger entry):
+    on their account, or through the order's signed guest link."""
+    order, names = entry.order, settings.CUSTOMER_URL_NAMES
+    if order.user_id:
+        path = reverse(names["shipment_pay"], kwargs={"number": order.number, "entry_id": entry.pk})
+    else:
+        token = guest_order_token(order)
+        path = reverse(names["guest_shipment_pay"], kwargs={"token": token, "entry_id": entry.pk})
+    return settings.SITE_URL + path

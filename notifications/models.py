@@ -110,9 +110,28 @@ class OrderPlacedNote(models.Model):
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="+")
     snapshot = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
+    # Low-stock alerts are about stock: written on the first render. The order's own emails
+    # wait for its payment (the note is then deleted), or go with the note if it never comes.
+    alerts_written = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["pk"]
 
     def __str__(self) -> str:
         return f"order placed: {self.order_id}"
+
+
+class RefundNote(models.Model):
+    """Refunds written together (one cancellation, one merchant refund), to tell the customer
+    once all of them are settled: written in the refunds' transaction, rendered into one
+    email by the send job and deleted in the transaction that writes it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    entries = models.ManyToManyField("billing.LedgerEntry", related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"refund: {self.order_id}"

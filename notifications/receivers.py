@@ -6,7 +6,9 @@ from functools import partial
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from . import events, tasks
+from billing.models import EntryState
+
+from . import events, money, outbox, tasks
 from .tasks import allocate_product, notify_back_in_stock
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,24 @@ def global_settings_saved(sender, instance, **kwargs) -> None:
 
 
 def rows_cancelled(sender, rows, **kwargs) -> None:
-    """The rows behind cancelled ones moved up the queue: refresh their promises after commit."""
+    """Tell the customers (billing has written the refunds by now: it reacts first), and
+    the rows behind cancelled ones moved up the queue: refresh their promises after commit."""
+    events.notify_rows_cancelled(rows=rows)
     for product_id in sorted({row.product_id for row in rows}):
         transaction.on_commit(partial(_enqueue, tasks.refresh_promises, product_id))
+
+
+def order_paid(sender, order_id, entry, **kwargs) -> None:
+    """billing recorded the checkout's payment: after commit the send job renders the
+    order's emails from its note (order_notes_render), once."""
+    outbox.outbox_announce()
+
+
+def shipment_charged(sender, entry, **kwargs) -> None:
+    """No valid authorization covers the shipment: the customer gets a pay link."""
+    if entry.state == EntryState.AWAITING_PAYMENT:
+        money.notify_pay_link(entry=entry)
+
+
+def refunds_written(sender, order_id, entries, **kwargs) -> None:
+    money.note_refunds(order_id=order_id, entries=entries)

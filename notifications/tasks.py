@@ -10,11 +10,13 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from billing.services import unpaid_orders_expire
 from inventory.restock_import import restock_import_folder
 from orders.selectors import products_needing_allocation, products_with_waiting_rows
 from orders.services import backorders_allocate, preorders_release, promises_refresh
 
 from .events import digest_aged_backorders, emails_send_batch
+from .money import pay_links_overdue_alert
 from .outbox import LEASE
 from .waitlist import back_in_stock_notify, waitlist_openings
 
@@ -116,3 +118,26 @@ def refresh_all_promises() -> int:
     for product_id in product_ids:
         refresh_promises.delay(product_id)
     return len(product_ids)
+
+
+EXPIRE_BATCH = 100
+
+
+@shared_task(**RELIABLE)
+def expire_unpaid_orders(max_batches: int = 20) -> int:
+    """Every minute: orders whose time to pay ran out are cancelled (billing), and their
+    customers emailed (the cancellation's receiver). A batch per order cancelled commits on
+    its own; what is left waits for the next run."""
+    expired = 0
+    for _ in range(max_batches):
+        done = unpaid_orders_expire(limit=EXPIRE_BATCH)
+        expired += len(done)
+        if len(done) < EXPIRE_BATCH:
+            break
+    return expired
+
+
+@shared_task(**RELIABLE)
+def alert_overdue_pay_links() -> int:
+    """Merchants hear of each pay link unpaid after BILLING_PAY_LINK_ALERT_DAYS, once."""
+    return pay_links_overdue_alert()

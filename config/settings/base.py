@@ -140,6 +140,9 @@ CUSTOMER_URL_NAMES = {
     # where the payment provider sends the payer back (billing.Payment: by the payment's token)
     "payment_success": "storefront:payment_success",
     "payment_failure": "storefront:payment_failure",
+    # a shipment's pay link in an email (by order number and ledger entry; guests by signed link)
+    "shipment_pay": "storefront:shipment_pay",
+    "guest_shipment_pay": "storefront:guest_shipment_pay",
 }
 # Waiting rows are grouped by age, split at these days (7,30,90: 0-6, 7-29, 30-89, 90+) by
 # orders.selectors.age_buckets for the dashboard, the order-row admin filter and the daily
@@ -206,6 +209,16 @@ CELERY_BEAT_SCHEDULE = {
     "billing-settle-sweep": {
         "task": "billing.tasks.settle_pending_sweep",
         "schedule": env.float("BILLING_SETTLE_SWEEP_SECONDS", default=300.0),
+    },
+    # Orders unpaid when their time to pay ran out are cancelled; the customer is emailed.
+    "expire-unpaid-orders": {
+        "task": "notifications.tasks.expire_unpaid_orders",
+        "schedule": env.float("BILLING_EXPIRE_SECONDS", default=60.0),
+    },
+    # Merchants alerted of pay links unpaid after BILLING_PAY_LINK_ALERT_DAYS (once per link).
+    "pay-links-overdue": {
+        "task": "notifications.tasks.alert_overdue_pay_links",
+        "schedule": env.float("BILLING_PAY_LINK_ALERT_SECONDS", default=3600.0),
     },
 }
 

@@ -19,6 +19,7 @@ from orders.services import (
     shipment_create,
 )
 from orders.signals import rows_allocated
+from tests.billing.factories import pay
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -26,11 +27,15 @@ pytestmark = pytest.mark.django_db
 
 
 def place(*lines, name="Ada Lovelace", email="ada@example.com", today=None):
-    return checkout_place_order(
+    """A real checkout, paid (authorized) through billing with the dummy provider: the
+    order's emails go out once it is paid."""
+    order = checkout_place_order(
         lines=[CartLine(p.pk, q) for p, q in lines],
         customer=Customer(email=email, full_name=name, address="1 Analytical Way"),
         today=today,
     )
+    pay(order)
+    return order
 
 
 def sent(kind=None):

@@ -18,15 +18,20 @@ from notifications.exceptions import HeaderInjection
 from notifications.models import OrderPlacedNote, OutboxMessage
 from orders.models import Order
 from orders.services import CartLine, Customer, backorders_allocate, checkout_place_order
+from tests.billing.factories import pay
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
 
-def place(*lines, email="ada@example.com"):
-    return checkout_place_order(
+def place(*lines, email="ada@example.com", paid=True):
+    """A real checkout, paid through billing (dummy provider) unless ``paid`` is False."""
+    order = checkout_place_order(
         lines=[CartLine(p.pk, q) for p, q in lines],
         customer=Customer(email=email, full_name="Ada Lovelace", address="1 Analytical Way"),
     )
+    if paid:
+        pay(order)
+    return order
 
 
 def sent(kind):
@@ -55,13 +60,18 @@ def test_the_checkout_renders_no_email_it_only_notes_what_they_will_say(main, se
     )
     receive(lamp, 3, main)
 
-    order = place((lamp, 5))  # 3 allocated (free falls to 0: low stock), 2 backordered (notify)
+    # 3 allocated (free falls to 0: low stock), 2 backordered (notify)
+    order = place((lamp, 5), paid=False)
 
     assert rendered == []  # no template rendered while the locks were held
     assert OrderPlacedNote.objects.filter(order=order).count() == 1
     assert not OutboxMessage.objects.exists()
 
-    emails_send_batch()  # the send job renders the notes first
+    emails_send_batch()  # the send job renders the notes first: stock alerts at once...
+
+    assert [m.subject for m in mail.outbox] == [f"Low stock: {lamp.sku} has 0 free"]
+    pay(order)
+    emails_send_batch()  # ...the order's own emails once it is paid
 
     assert sorted(m.subject for m in mail.outbox) == [
         f"Backorder placed: order {order.number}",

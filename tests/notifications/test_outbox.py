@@ -144,9 +144,9 @@ def test_header_injection_is_refused_with_a_clear_error():
 @pytest.mark.parametrize("size", [1, 10, 40])
 def test_queries_per_batch_are_two_plus_one_per_message(size, django_assert_num_queries):
     outbox_write(messages=[message(n) for n in range(size)])
-    # any order notes to render? (none), savepoint, claim (select for update), lease update,
-    # release, then one "sent" per message
-    with django_assert_num_queries(5 + size):
+    # any order notes to render? (none), any refund notes settled? (none), savepoint, claim
+    # (select for update), lease update, release, then one "sent" per message
+    with django_assert_num_queries(6 + size):
         assert emails_send_batch(batch_size=100).sent == size
 
 

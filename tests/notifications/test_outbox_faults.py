@@ -27,6 +27,7 @@ from notifications.outbox import outbox_write
 from notifications.tasks import send_outbox
 from orders.models import Order
 from orders.services import CartLine, Customer, checkout_place_order
+from tests.billing.factories import pay
 from tests.catalog.factories import ProductFactory
 from tests.conftest import CI
 from tests.helpers import celery_publishing
@@ -278,6 +279,8 @@ def test_checkouts_succeed_while_redis_is_down_and_their_emails_go_out_once_it_i
         assert all(seconds < CHECKOUT_LIMIT for seconds in took), took
         assert caplog.text.count("Broker unreachable; the outbox waits for the periodic send") == 3
         assert Order.objects.count() == 4
+        for order in orders:
+            pay(order)  # the confirmations go out once paid; the send job cannot be queued either
         # Each order left its note; its emails are rendered by the send job, and none ran.
         noted = set(OrderPlacedNote.objects.values_list("order__email", flat=True))
         assert noted == {f"c{n}@example.com" for n in range(4)}
@@ -324,6 +327,7 @@ def test_a_rolled_back_checkout_sends_nothing_through_a_real_worker(celery_worke
     # are both processed; only the committed order's messages arrive.
     send_outbox.delay()
     kept = place(product, 2, quantity=2)
+    pay(kept)  # its emails go out once it is paid
     wait_until(lambda: all_sent() and len(sink.messages()) == 2, timeout=DELIVERY_TIMEOUT, what="delivery")
     time.sleep(0.5)  # nothing else trickles in
     assert_each_delivered_once(sink)

@@ -16,6 +16,7 @@ from django.conf import settings
 from notifications.models import OutboxMessage, OutboxStatus
 from orders.models import RowStatus
 from orders.services import CartLine, Customer, checkout_place_order
+from tests.billing.factories import pay
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 from tests.inventory.factories import SourceFactory
@@ -48,6 +49,7 @@ def test_the_worker_sends_the_confirmation_over_smtp_with_both_parts_and_working
     customer = Customer(email="ada@example.com", full_name="Ada Lovelace", address="1 Analytical Way")
 
     order = checkout_place_order(lines=[CartLine(lamp.pk, 3)], customer=customer)
+    pay(order)  # authorized with the dummy provider: the order's emails may go out
 
     # After commit send_outbox went to Redis; the worker sends every message of the order.
     wait_until(all_sent, timeout=DELIVERY_TIMEOUT, what="the worker to send the outbox")
@@ -70,6 +72,11 @@ def test_the_worker_sends_the_confirmation_over_smtp_with_both_parts_and_working
     assert f"2 x Brass Lamp ({lamp.sku}): Backordered" in text
     notice = "2 of the 3 Brass Lamp you ordered are backordered"
     assert notice in text and notice in html
+    # 3 x 19.90 ships free (from 50.00); 20 % tax included, per unit 3.32
+    for line in ["Subtotal: €59.70", "Shipping: €0.00", "Tax (20%, included): €9.96", "Total: €59.70"]:
+        assert line in text
+    assert "Charged so far: €0.00" in text and "To be charged as the rest ships: €59.70" in text
+    assert "€59.70" in html
     assert "<table" in html and f"<strong>{order.number}</strong>" in html
     # The merchant is told of the backorder, as the policy says notify (and of low stock).
     merchant = {m.subject for m in sink.to(settings.MERCHANT_EMAILS[0])}

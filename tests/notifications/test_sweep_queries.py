@@ -16,6 +16,7 @@ from notifications import tasks
 from notifications.models import OutboxMessage, Subscription
 from orders.models import OrderRow
 from orders.services import CartLine, Customer, checkout_place_order
+from tests.billing.factories import pay
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -114,11 +115,12 @@ def test_rendering_order_notes_costs_the_same_queries_for_1_or_10_orders(
     product = ProductFactory(notify=True)
     receive(product, count, main)
     for n in range(count):
-        place(product, 2, email=f"c{n}@example.com")  # 1 allocated and 1 backordered each
+        pay(place(product, 2, email=f"c{n}@example.com"))  # 1 allocated and 1 backordered each
 
-    # any notes?; savepoint; claim the notes; their orders, their rows; global settings;
+    # any notes due (stock alerts not written, or paid)?; savepoint; claim the notes; their
+    # orders, their rows; the paid orders' money (totals, rows, ledger); global settings;
     # outbox insert; notes delete; release savepoint
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(12):
         assert order_notes_render() == count
 
     confirmations = OutboxMessage.objects.filter(kind="order_confirmation").count()
@@ -137,9 +139,9 @@ def test_release_sweep_costs_the_same_queries_per_released_product(
         place(game, today=TODAY)
         receive(game, 1, main)
 
-    # released products (one query), then per product the 24 of preorders_release
+    # released products (one query), then per product the 27 of preorders_release
     # (see tests/orders/test_write_path_queries.py)
-    with django_assert_num_queries(1 + 24 * count):
+    with django_assert_num_queries(1 + 27 * count):
         from orders.services import preorders_release
 
         assert preorders_release(today=TODAY + dt.timedelta(days=7)) == [g.pk for g in games]

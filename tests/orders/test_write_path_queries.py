@@ -68,8 +68,10 @@ def test_cancelling_rows_costs_the_same_queries_for_1_or_10_rows(main, count, dj
     # savepoint; product ids of the rows; lock products, lock stock; lock the rows; stock
     # update (released units); row status updates, one per (status, source): the allocated
     # row's and the waiting rows'; events insert; billing: lock the orders' totals, their
-    # payments (none: nothing to refund); release savepoint
-    with django_assert_num_queries(12):
+    # payments (none: nothing to refund); the cancellation emails (notifications): the rows'
+    # reasons, the orders' money (totals, rows, ledger), what comes back, outbox insert, the
+    # placed-order notes of orders that end unpaid; release savepoint
+    with django_assert_num_queries(19):
         moved = row_cancel(row_ids=row_ids)
 
     assert {row.status for row in moved} == {RowStatus.CANCELLED}
@@ -102,10 +104,11 @@ def test_releasing_a_product_costs_the_same_queries_for_1_or_10_preorders(
     receive(game, count, main)  # half of them are allocated, the other half wait as backorders
 
     # released products (one query), then per product: one allocation batch with its emails
-    # (14, as pinned in test_allocation.py less the split row), then one batch moving the rest
-    # to backordered: savepoint, lock products, lock stock, lock rows, row update, events
-    # insert, the emails (rows with their orders, global settings once, outbox insert), release
-    with django_assert_num_queries(25):
+    # (17, as pinned in test_allocation.py less the split row; its emails carry the orders'
+    # money: totals, rows, ledger), then one batch moving the rest to backordered: savepoint,
+    # lock products, lock stock, lock rows, row update, events insert, the emails (rows with
+    # their orders, global settings once, outbox insert), release
+    with django_assert_num_queries(28):
         released = preorders_release(today=TODAY + dt.timedelta(days=7))
 
     assert released == [game.pk]
