@@ -14,7 +14,7 @@ from backoffice import dashboard
 from billing.models import EntryKind, LedgerEntry
 from orders.models import RowStatus
 from orders.services import row_cancel, shipment_create
-from tests.billing.factories import pay, place
+from tests.billing.factories import pay, place, shop_settings
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive, staff_client
 
@@ -35,13 +35,7 @@ def books(settings, main, django_capture_on_commit_callbacks):
     E (prepaid last week): 24.90 captured before Monday: not this week's.
     F (authorized 3 days ago) and G (8 days ago, expired): not expiring soon.
     """
-    settings.BILLING_CURRENCY = "EUR"
-    settings.BILLING_SHIPPING = "4.90"
-    settings.BILLING_FREE_SHIPPING_FROM = ""
-    settings.BILLING_TAX_RATE = "0.20"
-    settings.BILLING_PRICES_INCLUDE_TAX = True
-    settings.BILLING_SETTLEMENT = "per_shipment"
-    settings.BILLING_AUTHORIZATION_DAYS = 7
+    shop_settings(settings, BILLING_AUTHORIZATION_DAYS=7)
     shelf = ProductFactory(price=D("20.00"))
     receive(shelf, 10, main)
     later = ProductFactory(price=D("10.00"), backorderable=True)

@@ -11,6 +11,23 @@ from orders.services import CartLine, Customer, checkout_place_order
 from tests.orders.factories import OrderFactory
 
 
+def shop_settings(settings, **extra):
+    """The shop the billing tests price against: EUR, 4.90 shipping (never free), 20 % tax
+    included in prices, settled per shipment; ``extra`` adds or overrides settings."""
+    values = {
+        "BILLING_CURRENCY": "EUR",
+        "BILLING_SHIPPING": "4.90",
+        "BILLING_FREE_SHIPPING_FROM": "",
+        "BILLING_TAX_RATE": "0.20",
+        "BILLING_PRICES_INCLUDE_TAX": True,
+        "BILLING_SETTLEMENT": "per_shipment",
+        **extra,
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    return settings
+
+
 def place(lines, *, email="ada@example.com"):
     """A real checkout of [(product, quantity)]: rows allocated, backordered or pre-ordered."""
     customer = Customer(email=email, full_name="Ada Lovelace", address="1 Analytical Way")

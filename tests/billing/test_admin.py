@@ -15,7 +15,7 @@ from billing.models import DummyGatewayCall, EntryKind, EntryState, LedgerEntry,
 from orders import signals as orders_signals
 from orders.models import RowStatus
 from orders.services import row_cancel, shipment_create
-from tests.billing.factories import pay, place
+from tests.billing.factories import pay, place, shop_settings
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive, staff_client
 
@@ -27,14 +27,7 @@ VIEW = ("billing.view_ledgerentry", "billing.view_payment", "orders.view_order")
 
 @pytest.fixture(autouse=True)
 def shop(settings):
-    settings.BILLING_CURRENCY = "EUR"
-    settings.BILLING_SHIPPING = "4.90"
-    settings.BILLING_FREE_SHIPPING_FROM = ""
-    settings.BILLING_TAX_RATE = "0.20"
-    settings.BILLING_PRICES_INCLUDE_TAX = True
-    settings.BILLING_SETTLEMENT = "per_shipment"
-    settings.BILLING_AUTHORIZATION_DAYS = 7
-    return settings
+    return shop_settings(settings, BILLING_AUTHORIZATION_DAYS=7)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from billing.services import (
 )
 from orders.models import RowStatus
 from orders.services import backorders_allocate, row_cancel, shipment_create
-from tests.billing.factories import pay, place, submit
+from tests.billing.factories import pay, place, shop_settings, submit
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -35,13 +35,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("global_settings")]
 
 @pytest.fixture(autouse=True)
 def shop(settings):
-    settings.BILLING_CURRENCY = "EUR"
-    settings.BILLING_SHIPPING = "4.90"
-    settings.BILLING_FREE_SHIPPING_FROM = ""
-    settings.BILLING_TAX_RATE = "0.20"
-    settings.BILLING_PRICES_INCLUDE_TAX = True
-    settings.BILLING_SETTLEMENT = "per_shipment"
-    return settings
+    return shop_settings(settings)
 
 
 @pytest.fixture
