@@ -5,9 +5,11 @@ from decimal import Decimal
 import factory
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
 
-from billing.models import OrderTotals
-from billing.services import payment_start
-from orders.services import CartLine, Customer, checkout_place_order
+from billing.models import EntryKind, LedgerEntry, OrderTotals
+from billing.services import payment_start, payment_status_changed
+from orders.services import CartLine, Customer, checkout_place_order, shipment_create
+from tests.catalog.factories import ProductFactory
+from tests.helpers import receive
 from tests.orders.factories import OrderFactory
 
 
@@ -49,6 +51,29 @@ def submit(payment, status):
 def pay(order, status=PaymentStatus.PREAUTH):
     """Start the order's payment (django-payments) and submit the dummy's page with ``status``."""
     return submit(payment_start(order_id=order.pk), status)
+
+
+def shipped_with_capture_pending(settings, monkeypatch, source, quantity):
+    """An order of ``quantity`` x 20.00 (4.90 shipping, per shipment) whose payment is marked
+    authorized without the provider's page, shipped from ``source``: its capture intent is
+    written and its settle job is left to the test. Returns the capture entry."""
+    settings.BILLING_SETTLEMENT, settings.BILLING_SHIPPING, settings.BILLING_FREE_SHIPPING_FROM = (
+        "per_shipment",
+        "4.90",
+        "",
+    )
+    monkeypatch.setattr("billing.tasks.enqueue_settle", lambda entry_id: None)
+    product = ProductFactory(price=Decimal("20.00"))
+    receive(product, quantity, source)
+    order = place([(product, quantity)])
+    payment = order.payments.create(
+        variant="dummy", currency="EUR", total=Decimal("20.00") * quantity + Decimal("4.90")
+    )
+    payment.status = PaymentStatus.PREAUTH
+    payment.save()
+    payment_status_changed(payment_id=payment.pk)
+    shipment_create(order=order, source=source)
+    return LedgerEntry.objects.get(kind=EntryKind.CAPTURE, shipment__order=order)
 
 
 class OrderTotalsFactory(factory.django.DjangoModelFactory):

@@ -13,15 +13,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from payments import PaymentStatus
 
 from billing import gateway
-from billing.models import DummyGatewayCall, EntryKind, EntryState, LedgerEntry
-from billing.services import entry_settle, payment_status_changed
-from orders.services import shipment_create
-from tests.billing.factories import place
-from tests.catalog.factories import ProductFactory
-from tests.helpers import receive
+from billing.models import DummyGatewayCall, EntryState, LedgerEntry
+from billing.services import entry_settle
+from tests.billing.factories import shipped_with_capture_pending
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,22 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def shipped_capture(settings, monkeypatch, main, global_settings):
-    """A shipment whose capture intent is written and whose job has not run yet."""
-    settings.BILLING_SETTLEMENT, settings.BILLING_SHIPPING, settings.BILLING_FREE_SHIPPING_FROM = (
-        "per_shipment",
-        "4.90",
-        "",
-    )
-    monkeypatch.setattr("billing.tasks.enqueue_settle", lambda entry_id: None)  # the job is ours to run
-    product = ProductFactory(price=D("20.00"))
-    receive(product, 1, main)
-    order = place([(product, 1)])
-    payment = order.payments.create(variant="dummy", currency="EUR", total=D("24.90"))
-    payment.status = PaymentStatus.PREAUTH
-    payment.save()
-    payment_status_changed(payment_id=payment.pk)
-    shipment_create(order=order, source=main)
-    return LedgerEntry.objects.get(kind=EntryKind.CAPTURE, shipment__order=order)
+    """A shipment whose capture intent is written and whose job has not run yet (ours to run)."""
+    return shipped_with_capture_pending(settings, monkeypatch, main, 1)
 
 
 def test_two_workers_settling_the_same_capture_call_the_provider_once(shipped_capture, monkeypatch):
