@@ -18,12 +18,19 @@ from billing.services import entry_settle
 from orders.models import RowStatus
 from orders.services import row_cancel
 from tests.billing.factories import pay, place
-from tests.billing.test_settle_concurrency import CRASH
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
+# A worker whose provider call goes through and which dies before recording the answer.
+CRASH = """
+import os, django
+django.setup()
+from billing import services
+services._entry_record = lambda *args, **kwargs: os._exit(9)
+services.entry_settle(entry_id={entry_id})
+"""
 
 
 @pytest.fixture
