@@ -5,19 +5,18 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import threading
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from billing import gateway
 from billing.models import DummyGatewayCall, EntryState, LedgerEntry
 from billing.services import entry_settle
 from tests.billing.factories import shipped_with_capture_pending
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,23 +37,15 @@ def test_two_workers_settling_the_same_capture_call_the_provider_once(shipped_ca
         return perform(entry)
 
     monkeypatch.setattr(gateway, "perform", counted)
-    start = threading.Barrier(2)
     errors = []
 
     def worker():
         try:
-            start.wait()
             entry_settle(entry_id=shipped_capture.pk)
         except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(error)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(worker, 2)
 
     assert errors == []
     assert calls == [shipped_capture.pk]

@@ -6,11 +6,8 @@ tests pin the way out: nothing is rendered inside the checkout, the emails still
 say what was placed, and a note is neither lost nor rendered twice.
 """
 
-import threading
-
 import pytest
 from django.core import mail
-from django.db import connection
 from django.test.signals import template_rendered
 
 from notifications.events import emails_send_batch, order_notes_render
@@ -21,6 +18,7 @@ from orders.services import CartLine, Customer, backorders_allocate, checkout_pl
 from tests.billing.factories import pay
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
+from tests.threads import run_together
 
 
 def place(*lines, email="ada@example.com", paid=True):
@@ -147,22 +145,13 @@ def test_racing_senders_render_each_note_once(main, monkeypatch):
     monkeypatch.setattr(outbox, "_announce", lambda: None)  # no send job after each commit
     lamp = ProductFactory(name="Brass Lamp", backorderable=True)
     orders = [place((lamp, 1), email=f"c{n}@example.com") for n in range(40)]
-    start = threading.Barrier(4)
     rendered = []
 
     def sender():
-        try:
-            start.wait()
-            while done := order_notes_render(limit=5):
-                rendered.append(done)
-        finally:
-            connection.close()
+        while done := order_notes_render(limit=5):
+            rendered.append(done)
 
-    threads = [threading.Thread(target=sender) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(sender, 4)
 
     assert sum(rendered) == 40  # each note claimed by one sender
     keys = list(OutboxMessage.objects.filter(kind="order_confirmation").values_list("key", flat=True))
