@@ -15,6 +15,14 @@ from orders.models import Order, OrderRow, Shipment
 from .money import Value, unit_value
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+# Sums are compared within half a cent rather than for equality: SQLite (the embedded
+# default) does this arithmetic in floating point, where 0.10 + 0.20 is not 0.30. With
+# PostgreSQL's numeric(12, 2) the two conditions are the same.
+HALF_CENT = Decimal("0.005")
+
+
+def _same_amount(field: str, expression) -> Q:
+    return Q(**{f"{field}__gt": expression - HALF_CENT, f"{field}__lt": expression + HALF_CENT})
 
 
 class Settlement(models.TextChoices):
@@ -46,8 +54,11 @@ class OrderTotals(models.Model):
                 name="totals_amounts_gte_0",
             ),
             models.CheckConstraint(
-                condition=Q(prices_include_tax=True, total=F("subtotal") + F("shipping"))
-                | Q(prices_include_tax=False, total=F("subtotal") + F("shipping") + F("tax")),
+                condition=(Q(prices_include_tax=True) & _same_amount("total", F("subtotal") + F("shipping")))
+                | (
+                    Q(prices_include_tax=False)
+                    & _same_amount("total", F("subtotal") + F("shipping") + F("tax"))
+                ),
                 name="totals_add_up",
             ),
         ]
@@ -183,7 +194,8 @@ class LedgerEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="entry_amount_gte_0"),
             models.CheckConstraint(
-                condition=Q(drawn__gte=0) & Q(drawn__lte=F("amount")), name="entry_drawn_within_amount"
+                condition=Q(drawn__gte=0) & Q(drawn__lt=F("amount") + HALF_CENT),
+                name="entry_drawn_within_amount",
             ),
             models.CheckConstraint(
                 condition=Q(kind__in=[EntryKind.AUTHORIZE, EntryKind.CAPTURE]) | Q(drawn=0),

@@ -70,3 +70,35 @@ def test_one_capture_per_shipment_one_release_per_authorization_one_entry_per_ke
         "entry_one_release_per_authorization", lambda: entry(order, "l2", kind=EntryKind.RELEASE, parent=auth)
     )
     refused("idempotency_key", lambda: entry(order, "a", kind=EntryKind.AUTHORIZE))
+
+
+def test_totals_add_up_to_the_cent_on_every_database(order):
+    """0.10 + 0.20 is 0.30 (SQLite adds in floating point); a cent off either way is refused."""
+    from billing.models import OrderTotals
+
+    totals = OrderTotals.objects.filter(pk=order.pk)
+    totals.update(
+        prices_include_tax=True, subtotal=D("0.10"), shipping=D("0.20"), tax=D("0"), total=D("0.30")
+    )
+    assert totals.get().total == D("0.30")
+    for total in (D("0.29"), D("0.31")):
+        refused("totals_add_up", lambda total=total: totals.update(total=total))
+    totals.update(
+        prices_include_tax=False, subtotal=D("0.10"), shipping=D("0.10"), tax=D("0.10"), total=D("0.30")
+    )
+    refused("totals_add_up", lambda: totals.update(total=D("0.20")))
+
+
+def test_a_capture_drawn_in_inexact_steps_reaches_its_amount(order):
+    """Refunds of 0.10 and 0.20 draw a 0.30 capture exactly to its amount, as the services add them."""
+    from django.db.models import F
+
+    capture = entry(order, "c", amount=D("0.30"))
+    for step in (D("0.10"), D("0.20")):
+        LedgerEntry.objects.filter(pk=capture.pk).update(drawn=F("drawn") + step)
+    capture.refresh_from_db()
+    assert capture.drawn == capture.amount
+    refused(
+        "entry_drawn_within_amount",
+        lambda: LedgerEntry.objects.filter(pk=capture.pk).update(drawn=F("drawn") + D("0.01")),
+    )
