@@ -14,7 +14,7 @@ from backoffice import dashboard
 from billing.models import EntryKind, LedgerEntry
 from orders.models import RowStatus
 from orders.services import row_cancel, shipment_create
-from tests.billing.factories import pay, place, shop_settings
+from tests.billing.factories import backdate, pay, place, shop_settings
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive, staff_client
 
@@ -44,17 +44,13 @@ def books(settings, main, django_capture_on_commit_callbacks):
     def authorize(order, days_ago):
         with django_capture_on_commit_callbacks(execute=True):
             pay(order)
-        LedgerEntry.objects.filter(order=order, kind=EntryKind.AUTHORIZE).update(
-            created_at=timezone.now() - dt.timedelta(days=days_ago)
-        )
+        backdate(order, kind=EntryKind.AUTHORIZE, days=days_ago)
 
     a = place([(shelf, 1), (later, 2)])
     with django_capture_on_commit_callbacks(execute=True):
         pay(a)
         shipment_create(order=a, source=main)
-    LedgerEntry.objects.filter(order=a, kind=EntryKind.AUTHORIZE).update(
-        created_at=timezone.now() - dt.timedelta(days=6)
-    )
+    backdate(a, kind=EntryKind.AUTHORIZE, days=6)
 
     settings.BILLING_SETTLEMENT = "at_checkout"
     b = place([(shelf, 1), (later, 3)])

@@ -1,8 +1,10 @@
 """Billing's test helpers: place real orders, pay them through django-payments' dummy provider."""
 
+import datetime as dt
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
 
 from billing.models import EntryKind, LedgerEntry, OrderTotals
@@ -74,6 +76,15 @@ def shipped_with_capture_pending(settings, monkeypatch, source, quantity):
     payment_status_changed(payment_id=payment.pk)
     shipment_create(order=order, source=source)
     return LedgerEntry.objects.get(kind=EntryKind.CAPTURE, shipment__order=order)
+
+
+def backdate(order, *, kind=None, **ago):
+    """Make the order's ledger entries (only those of ``kind`` when given) look written ``ago``
+    (timedelta's arguments) before now: an authorization's age decides if it still holds."""
+    entries = LedgerEntry.objects.filter(order=order)
+    if kind is not None:
+        entries = entries.filter(kind=kind)
+    entries.update(created_at=timezone.now() - dt.timedelta(**ago))
 
 
 class OrderTotalsFactory(factory.django.DjangoModelFactory):

@@ -1,13 +1,11 @@
 """The merchant's money admin: the ledger list and its actions, the order page's payment panel
 and its refund page; a merchant without billing.settle_payments sees but cannot move money."""
 
-import datetime as dt
 from decimal import Decimal as D
 
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
-from django.utils import timezone
 from payments import PaymentStatus
 
 from billing import gateway as provider
@@ -15,7 +13,7 @@ from billing.models import DummyGatewayCall, EntryKind, EntryState, LedgerEntry,
 from orders import signals as orders_signals
 from orders.models import RowStatus
 from orders.services import row_cancel, shipment_create
-from tests.billing.factories import pay, place, shop_settings
+from tests.billing.factories import backdate, pay, place, shop_settings
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive, staff_client
 
@@ -44,7 +42,7 @@ def only(order, kind):
 
 
 def aged(order, days):
-    LedgerEntry.objects.filter(order=order).update(created_at=timezone.now() - dt.timedelta(days=days))
+    backdate(order, days=days)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from notifications.events import emails_send_batch
 from notifications.models import OrderPlacedNote, OutboxMessage, RefundNote
 from orders.models import RowStatus
 from orders.services import row_cancel, shipment_create
-from tests.billing.factories import pay, place, shop_settings, submit
+from tests.billing.factories import backdate, pay, place, shop_settings, submit
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -208,9 +208,7 @@ def expired_authorization(shop, main, mixed, django_capture_on_commit_callbacks)
     order = place([(lamp, 1)])
     with django_capture_on_commit_callbacks(execute=True):
         pay(order)
-    LedgerEntry.objects.filter(order=order).update(
-        created_at=timezone.now() - dt.timedelta(days=shop.BILLING_AUTHORIZATION_DAYS, minutes=1)
-    )
+    backdate(order, days=shop.BILLING_AUTHORIZATION_DAYS, minutes=1)
     with django_capture_on_commit_callbacks(execute=True):
         shipment_create(order=order, source=main)
     return order
