@@ -115,10 +115,11 @@ def _checkout_entry(order_id: int) -> LedgerEntry | None:
 # --- paying for an order ----------------------------------------------------------------
 
 
-def payment_start(*, order_id: int, now: dt.datetime | None = None) -> Payment:
+def payment_start(*, order_id: int, now: dt.datetime | None = None, variant: str | None = None) -> Payment:
     """The order's payment with the provider, awaiting the customer: the one already waiting
     (two tabs pay the same payment), or a new one after a decline. Refused once paid,
-    after the window, or with nothing left to pay."""
+    after the window, or with nothing left to pay. ``variant`` defaults to PAYMENT_VARIANT
+    (the demo data names the dummy provider whatever the shop is set to)."""
     now = now or timezone.now()
     with transaction.atomic():
         try:
@@ -144,7 +145,7 @@ def payment_start(*, order_id: int, now: dt.datetime | None = None) -> Payment:
         return Payment.objects.create(
             order=order,
             purpose=PaymentPurpose.CHECKOUT,
-            variant=settings.PAYMENT_VARIANT,
+            variant=variant or settings.PAYMENT_VARIANT,
             currency=totals.currency,
             total=goods.gross + totals.shipping_gross,
             tax=goods.tax + totals.shipping_tax,

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.test.utils import override_settings
 from django.utils import timezone
 from django.utils.text import slugify
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
@@ -378,15 +377,15 @@ class Command(BaseCommand):
         per_shipment = settings.BILLING_SETTLEMENT == Settlement.PER_SHIPMENT
         status = PaymentStatus.PREAUTH if per_shipment else PaymentStatus.CONFIRMED
         approve = {"status": status, "fraud_status": FraudStatus.ACCEPT, "gateway_response": "3ds-disabled"}
-        with override_settings(PAYMENT_VARIANT="dummy"):  # the demo never charges a real card
-            for order in orders:
-                with contextlib.suppress(RedirectNeeded):  # back to the shop's return page
-                    payment_start(order_id=order.pk).get_form(data=approve)
-            shipped = orders[DEMO_SHIPPED_ORDER]
-            shipment_create(order=shipped, source=source)
-            pending = LedgerEntry.objects.filter(order__in=orders, state=EntryState.PENDING)
-            for entry_id in pending.order_by("pk").values_list("pk", flat=True):
-                entry_settle(entry_id=entry_id)
+        for order in orders:
+            with contextlib.suppress(RedirectNeeded):  # back to the shop's return page
+                # The dummy provider whatever the shop is set to: the demo never charges a real card.
+                payment_start(order_id=order.pk, variant="dummy").get_form(data=approve)
+        shipped = orders[DEMO_SHIPPED_ORDER]
+        shipment_create(order=shipped, source=source)
+        pending = LedgerEntry.objects.filter(order__in=orders, state=EntryState.PENDING)
+        for entry_id in pending.order_by("pk").values_list("pk", flat=True):
+            entry_settle(entry_id=entry_id)
         how = "authorized, charged per shipment" if per_shipment else "charged at checkout"
         shipment = "shipped"
         capture = LedgerEntry.objects.filter(
