@@ -235,7 +235,7 @@ def test_the_panel_follows_the_merchants_permissions(client, books):
 
 
 @pytest.fixture
-def unrefunded(main, goods, shop, django_capture_on_commit_callbacks):
+def unrefunded(main, goods, shop, monkeypatch, django_capture_on_commit_callbacks):
     """A prepaid order whose two backordered rows were cancelled without their refund (as a
     cancellation made before billing settled them would leave them)."""
     shelf, later = goods
@@ -244,14 +244,14 @@ def unrefunded(main, goods, shop, django_capture_on_commit_callbacks):
     order = place([(shelf, 1), (later, 2), (other, 1)])
     with django_capture_on_commit_callbacks(execute=True):
         pay(order, PaymentStatus.CONFIRMED)
-    receiver = orders_signals.rows_cancelled.disconnect(dispatch_uid="billing_refund_release")
-    try:
+    signal = orders_signals.rows_cancelled
+    # Restore the receivers list as it was: reconnecting would put billing's receiver after
+    # notifications' one, and later tests' cancellation emails would miss the refund.
+    with monkeypatch.context() as patched:
+        patched.setattr(signal, "receivers", list(signal.receivers))
+        assert signal.disconnect(dispatch_uid="billing_refund_release")
         row_cancel(row_ids=list(order.rows.filter(status=RowStatus.BACKORDERED).values_list("pk", flat=True)))
-    finally:
-        from billing import receivers
-
-        assert receiver
-        orders_signals.rows_cancelled.connect(receivers.rows_cancelled, dispatch_uid="billing_refund_release")
+    signal.sender_receivers_cache.clear()
     return order
 
 
