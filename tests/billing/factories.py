@@ -87,6 +87,18 @@ def backdate(order, *, kind=None, **ago):
     entries.update(created_at=timezone.now() - dt.timedelta(**ago))
 
 
+def shipped_after_expiry(product, source, settings, on_commit):
+    """One unit of ``product`` ordered and authorized, the authorization then older than its
+    validity, and shipped from ``source`` (``on_commit``: django_capture_on_commit_callbacks)."""
+    order = place([(product, 1)])
+    with on_commit(execute=True):
+        pay(order)
+    backdate(order, days=settings.BILLING_AUTHORIZATION_DAYS, minutes=1)
+    with on_commit(execute=True):
+        shipment_create(order=order, source=source)
+    return order
+
+
 class OrderTotalsFactory(factory.django.DjangoModelFactory):
     """Totals for a factory-made order (a real checkout writes them itself)."""
 

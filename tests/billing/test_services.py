@@ -26,7 +26,7 @@ from billing.services import (
 )
 from orders.models import RowStatus
 from orders.services import backorders_allocate, row_cancel, shipment_create
-from tests.billing.factories import backdate, pay, place, shop_settings, submit
+from tests.billing.factories import pay, place, shipped_after_expiry, shop_settings, submit
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -132,13 +132,7 @@ def test_an_expired_authorization_is_not_captured_the_customer_gets_a_pay_link(
     main, mixed, settings, django_capture_on_commit_callbacks
 ):
     shelf, later = mixed
-    order = place([(shelf, 1)])
-    with django_capture_on_commit_callbacks(execute=True):
-        pay(order)
-    backdate(order, days=settings.BILLING_AUTHORIZATION_DAYS, minutes=1)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        shipment_create(order=order, source=main)
+    order = shipped_after_expiry(shelf, main, settings, django_capture_on_commit_callbacks)
 
     (capture,) = entries(order, EntryKind.CAPTURE)
     assert (capture.state, capture.amount, capture.parent) == (EntryState.AWAITING_PAYMENT, D("24.90"), None)

@@ -21,7 +21,7 @@ from notifications.events import emails_send_batch
 from notifications.models import OrderPlacedNote, OutboxMessage, RefundNote
 from orders.models import RowStatus
 from orders.services import row_cancel, shipment_create
-from tests.billing.factories import backdate, pay, place, shop_settings, submit
+from tests.billing.factories import pay, place, shipped_after_expiry, shop_settings, submit
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -205,13 +205,7 @@ def test_per_shipment_cancelled_row_is_not_charged(main, mixed, django_capture_o
 def expired_authorization(shop, main, mixed, django_capture_on_commit_callbacks):
     """A lamp order whose authorization is older than its validity, then shipped."""
     lamp, _ = mixed
-    order = place([(lamp, 1)])
-    with django_capture_on_commit_callbacks(execute=True):
-        pay(order)
-    backdate(order, days=shop.BILLING_AUTHORIZATION_DAYS, minutes=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        shipment_create(order=order, source=main)
-    return order
+    return shipped_after_expiry(lamp, main, shop, django_capture_on_commit_callbacks)
 
 
 def test_an_expired_authorization_sends_the_customer_a_pay_link(expired_authorization):
