@@ -87,6 +87,16 @@ def backdate(order, *, kind=None, **ago):
     entries.update(created_at=timezone.now() - dt.timedelta(**ago))
 
 
+def place_prepaid(settings, lines, on_commit):
+    """A checkout of ``lines`` charged in full at once (settlement at_checkout), its payment
+    jobs run (``on_commit``: django_capture_on_commit_callbacks)."""
+    settings.BILLING_SETTLEMENT = "at_checkout"
+    order = place(lines)
+    with on_commit(execute=True):
+        pay(order, PaymentStatus.CONFIRMED)
+    return order
+
+
 def shipped_after_expiry(product, source, settings, on_commit):
     """One unit of ``product`` ordered and authorized, the authorization then older than its
     validity, and shipped from ``source`` (``on_commit``: django_capture_on_commit_callbacks)."""

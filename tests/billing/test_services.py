@@ -26,7 +26,7 @@ from billing.services import (
 )
 from orders.models import RowStatus
 from orders.services import backorders_allocate, row_cancel, shipment_create
-from tests.billing.factories import pay, place, shipped_after_expiry, shop_settings, submit
+from tests.billing.factories import pay, place, place_prepaid, shipped_after_expiry, shop_settings, submit
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -159,11 +159,8 @@ def test_an_expired_authorization_is_not_captured_the_customer_gets_a_pay_link(
 def test_prepaid_cancelled_rows_are_refunded_their_amount_and_shipping_when_nothing_is_left(
     shop, main, mixed, django_capture_on_commit_callbacks
 ):
-    shop.BILLING_SETTLEMENT = "at_checkout"
     shelf, later = mixed
-    order = place([(shelf, 1), (later, 2)])
-    with django_capture_on_commit_callbacks(execute=True):
-        pay(order, PaymentStatus.CONFIRMED)
+    order = place_prepaid(shop, [(shelf, 1), (later, 2)], django_capture_on_commit_callbacks)
     (capture,) = entries(order, EntryKind.CAPTURE)
     assert (capture.amount, capture.covers_shipping) == (D("44.90"), True)
 
@@ -252,11 +249,8 @@ def test_the_payment_window_closes(mixed, settings):
 
 @pytest.fixture
 def prepaid(shop, mixed, django_capture_on_commit_callbacks):
-    shop.BILLING_SETTLEMENT = "at_checkout"
     shelf, later = mixed
-    order = place([(shelf, 1), (later, 2)])
-    with django_capture_on_commit_callbacks(execute=True):
-        pay(order, PaymentStatus.CONFIRMED)
+    order = place_prepaid(shop, [(shelf, 1), (later, 2)], django_capture_on_commit_callbacks)
     return order
 
 

@@ -21,7 +21,7 @@ from notifications.events import emails_send_batch
 from notifications.models import OrderPlacedNote, OutboxMessage, RefundNote
 from orders.models import RowStatus
 from orders.services import row_cancel, shipment_create
-from tests.billing.factories import pay, place, shipped_after_expiry, shop_settings, submit
+from tests.billing.factories import pay, place, place_prepaid, shipped_after_expiry, shop_settings, submit
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -140,11 +140,8 @@ def test_ready_to_ship_and_shipped_emails_carry_the_totals_and_the_charge(
 def test_a_prepaid_cancelled_row_says_what_comes_back_and_the_refund_email_follows_settlement(
     shop, main, mixed, django_capture_on_commit_callbacks
 ):
-    shop.BILLING_SETTLEMENT = "at_checkout"
     lamp, chair = mixed
-    order = place([(lamp, 1), (chair, 2)])
-    with django_capture_on_commit_callbacks(execute=True):
-        pay(order, PaymentStatus.CONFIRMED)
+    order = place_prepaid(shop, [(lamp, 1), (chair, 2)], django_capture_on_commit_callbacks)
     waiting = order.rows.get(product=chair, status=RowStatus.BACKORDERED)
 
     row_cancel(row_ids=[waiting.pk], by_customer=True)  # its refund job has not run yet
