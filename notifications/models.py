@@ -34,9 +34,18 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The order it is about, if any: the order page's communication log lists them.
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails", db_index=False
+    )
+    # A resend copies a sent message into a new one; this links the copy to what it copies.
+    resent_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends"
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        permissions = [("resend_outboxmessage", "Can resend an email sent for an order")]
         indexes = [
             models.Index(
                 fields=["next_attempt_at", "id"],
@@ -44,6 +53,9 @@ class OutboxMessage(models.Model):
                 name="outbox_due",
             ),
             models.Index(fields=["status"], condition=~Q(status="sent"), name="outbox_not_sent"),
+            models.Index(
+                fields=["order", "created_at"], condition=Q(order__isnull=False), name="outbox_order"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -24,6 +24,8 @@ from django.dispatch import Signal
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from orders.models import Order
+
 from .exceptions import HeaderInjection
 from .models import OutboxMessage, OutboxStatus
 
@@ -47,9 +49,12 @@ def outbox_message(*, kind: str, key: str, to: str, context: dict) -> OutboxMess
     _check_header("recipient", to)
     context = {"site_url": settings.SITE_URL, **context}
     subject = render_to_string(f"notifications/{kind}_subject.txt", context).strip()
+    order = context.get("order")
     return OutboxMessage(
         key=f"{kind}:{key}:{to.lower()}"[:200],
         kind=kind,
+        # the order's communication log (admin) lists the emails about it
+        order_id=order.pk if isinstance(order, Order) else None,
         to_email=to,
         subject=_check_header("subject", subject),
         body_text=render_to_string(f"notifications/{kind}.txt", context),

@@ -1,8 +1,11 @@
+from urllib.parse import quote
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
 from inventory.models import Source
@@ -86,12 +89,32 @@ class Shipment(models.Model):
     shipped_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A key of settings.SHIPPING_CARRIERS (name and tracking-URL pattern); both optional.
+    carrier = models.CharField(max_length=30, blank=True)
+    tracking_number = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-shipped_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tracking_number="") | ~Q(carrier=""), name="shipment_tracking_has_carrier"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Shipment {self.pk} of {self.order.number} from {self.source.code}"
+
+    @property
+    def carrier_name(self) -> str:
+        return settings.SHIPPING_CARRIERS.get(self.carrier, {}).get("name", self.carrier)
+
+    @property
+    def tracking_url(self) -> str:
+        """The carrier's tracking page for this parcel ("" without a number or a pattern)."""
+        pattern = settings.SHIPPING_CARRIERS.get(self.carrier, {}).get("url", "")
+        if not (pattern and self.tracking_number):
+            return ""
+        return pattern.format(number=quote(self.tracking_number, safe=""))
 
 
 class OrderRow(models.Model):
@@ -198,3 +221,107 @@ class RowEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or 'new'} → {self.to_status} ({self.quantity})"
+
+
+class OrderNote(models.Model):
+    """A staff note on an order: who wrote what, when. Append-only (a journal, not a field)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="note_text_not_empty")]
+
+    def __str__(self) -> str:
+        return f"note on {self.order_id} by {self.author_id}"
+
+
+class ReturnStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    RECEIVED = "received", _("Received")
+    WRITTEN_OFF = "written_off", _("Accepted without restock")
+    REFUNDED = "refunded", _("Refunded")
+
+
+# orders.services.returns moves a return only along these (billing refunds it).
+RETURN_MOVES: dict[str, frozenset[str]] = {
+    ReturnStatus.REQUESTED: frozenset({ReturnStatus.APPROVED, ReturnStatus.REJECTED}),
+    ReturnStatus.APPROVED: frozenset({ReturnStatus.RECEIVED, ReturnStatus.WRITTEN_OFF}),
+    ReturnStatus.RECEIVED: frozenset({ReturnStatus.REFUNDED}),
+    ReturnStatus.WRITTEN_OFF: frozenset({ReturnStatus.REFUNDED}),
+    ReturnStatus.REFUNDED: frozenset(),
+    ReturnStatus.REJECTED: frozenset(),
+}
+# What a return holds of its row's shipped units (a rejected one gives them back).
+RETURN_HOLDS = (
+    ReturnStatus.REQUESTED,
+    ReturnStatus.APPROVED,
+    ReturnStatus.RECEIVED,
+    ReturnStatus.WRITTEN_OFF,
+    ReturnStatus.REFUNDED,
+)
+
+
+class ReturnRequest(models.Model):
+    """Shipped units of one row the customer sends back. ``row_quantity`` is the row's shipped
+    quantity when asked (a shipped row never changes); the sum over a row's returns is checked
+    under the row's lock (orders.services.returns), each return's own bound by the database."""
+
+    row = models.ForeignKey(OrderRow, on_delete=models.PROTECT, related_name="returns")
+    quantity = models.PositiveIntegerField()
+    row_quantity = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED)
+    # where the units went back on the shelf (received)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="return_status_age")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0) & Q(quantity__lte=F("row_quantity")),
+                name="return_quantity_within_row",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ReturnStatus.RECEIVED) | Q(source__isnull=False),
+                name="return_received_has_source",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="return_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Return {self.pk}: {self.quantity} of row {self.row_id} ({self.status})"
+
+
+class ReturnEvent(models.Model):
+    """Every step of a return, on its row: from, to, who, when, why."""
+
+    return_request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="events")
+    row = models.ForeignKey(OrderRow, on_delete=models.CASCADE, related_name="return_events")
+    from_status = models.CharField(max_length=16, choices=ReturnStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=ReturnStatus.choices)
+    quantity = models.PositiveIntegerField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"return {self.return_request_id}: {self.from_status or 'new'} → {self.to_status}"

@@ -240,6 +240,24 @@ RESTOCK_IMPORT_DIR = Path(env("RESTOCK_IMPORT_DIR", default=str(BASE_DIR / "var"
 # Receipts above this many units in one line are refused as a likely typo.
 RESTOCK_MAX_QUANTITY = env.int("RESTOCK_MAX_QUANTITY", default=100_000)
 
+# After the sale (orders/): shipments' carriers, each with a name and its tracking page, where
+# {number} is the tracking number (JSON in the environment, e.g.
+# SHIPPING_CARRIERS='{"ups": {"name": "UPS", "url": "https://www.ups.com/track?tracknum={number}"}}').
+SHIPPING_CARRIERS = env.json(
+    "SHIPPING_CARRIERS",
+    default={
+        "dhl": {
+            "name": "DHL",
+            "url": "https://www.dhl.com/global-en/home/tracking.html?tracking-id={number}",
+        },
+        "ups": {"name": "UPS", "url": "https://www.ups.com/track?tracknum={number}"},
+        "dpd": {"name": "DPD", "url": "https://tracking.dpd.de/status/en_US/parcel/{number}"},
+        "post": {"name": "Post", "url": ""},  # no tracking page: the number is shown, not linked
+    },
+)
+# A customer may ask to return shipped units this many days after they shipped.
+RETURNS_WINDOW_DAYS = env.int("RETURNS_WINDOW_DAYS", default=30)
+
 # Billing (billing/): one currency, flat shipping, one tax rate; each placed order snapshots
 # these (billing.OrderTotals), so changing them never changes a placed order.
 BILLING_CURRENCY = env("BILLING_CURRENCY", default="EUR")  # ISO 4217
