@@ -24,3 +24,22 @@ class RestockFileInvalid(InventoryError):
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
         super().__init__(f"{len(errors)} bad row(s); nothing was applied:\n" + "\n".join(errors))
+
+
+class PurchasingError(InventoryError):
+    """A purchase order or supplier rule was broken; nothing was changed."""
+
+
+class IllegalPurchaseOrderMove(PurchasingError):
+    def __init__(self, *, number: str, from_status: str, to_status: str) -> None:
+        self.number, self.from_status, self.to_status = number, from_status, to_status
+        super().__init__(f"Purchase order {number} cannot move from {from_status} to {to_status}.")
+
+
+class OverReceipt(PurchasingError):
+    def __init__(self, *, line: str, product: str, quantity: int, outstanding: int) -> None:
+        self.line, self.product, self.quantity, self.outstanding = line, product, quantity, outstanding
+        super().__init__(
+            f"{line} ({product}): receiving {quantity} would exceed what is outstanding "
+            f"({outstanding}); nothing was received."
+        )

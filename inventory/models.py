@@ -176,3 +176,182 @@ class InboundSupply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.product.sku} to {self.source.code} on {self.expected_date}"
+
+
+# -- Purchasing: suppliers, their terms per product, purchase orders -----------------------
+
+
+def default_currency() -> str:
+    return settings.BILLING_CURRENCY
+
+
+class Supplier(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    email = models.EmailField(help_text="Purchase orders are emailed here.")
+    lead_time_days = models.PositiveIntegerField(
+        "default lead time (days)", default=14, help_text="Used where a product's terms name none."
+    )
+    currency = models.CharField(max_length=3, default=default_currency, help_text="ISO 4217, e.g. EUR.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SupplierProduct(models.Model):
+    """What one supplier sells one product for, and how: a product may have several, one preferred."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="terms")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="supplier_terms")
+    supplier_sku = models.CharField("supplier SKU", max_length=64, blank=True)
+    cost_price = models.DecimalField(max_digits=10, decimal_places=2)
+    lead_time_days = models.PositiveIntegerField(
+        "lead time (days)", null=True, blank=True, help_text="Empty: the supplier's default."
+    )
+    min_order_qty = models.PositiveIntegerField("minimum order quantity", default=1)
+    pack_size = models.PositiveIntegerField(default=1, help_text="Ordered in multiples of this.")
+    is_preferred = models.BooleanField("preferred", default=False)
+
+    class Meta:
+        ordering = ["product_id", "-is_preferred", "supplier__name"]
+        verbose_name = "supplier terms"
+        verbose_name_plural = "supplier terms"
+        constraints = [
+            models.UniqueConstraint(fields=["supplier", "product"], name="supplier_product_unique"),
+            models.UniqueConstraint(
+                fields=["product"], condition=Q(is_preferred=True), name="supplier_product_one_preferred"
+            ),
+            models.CheckConstraint(condition=Q(cost_price__gte=0), name="supplier_product_cost_gte_0"),
+            models.CheckConstraint(condition=Q(min_order_qty__gte=1), name="supplier_product_moq_gte_1"),
+            models.CheckConstraint(condition=Q(pack_size__gte=1), name="supplier_product_pack_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} from {self.supplier.name}"
+
+    @property
+    def effective_lead_time_days(self) -> int:
+        if self.lead_time_days is not None:
+            return self.lead_time_days
+        return self.supplier.lead_time_days
+
+
+class PurchaseOrderStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    PARTLY_RECEIVED = "partly_received", "Partly received"
+    RECEIVED = "received", "Received"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The only moves purchase_order_move makes; receiving moves along sent → partly → received.
+PURCHASE_ORDER_MOVES: dict[str, frozenset[str]] = {
+    PurchaseOrderStatus.DRAFT: frozenset({PurchaseOrderStatus.SENT, PurchaseOrderStatus.CANCELLED}),
+    PurchaseOrderStatus.SENT: frozenset(
+        {PurchaseOrderStatus.PARTLY_RECEIVED, PurchaseOrderStatus.RECEIVED, PurchaseOrderStatus.CANCELLED}
+    ),
+    PurchaseOrderStatus.PARTLY_RECEIVED: frozenset({PurchaseOrderStatus.RECEIVED}),
+    PurchaseOrderStatus.RECEIVED: frozenset(),
+    PurchaseOrderStatus.CANCELLED: frozenset(),
+}
+PURCHASE_ORDER_RECEIVABLE = (PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTLY_RECEIVED)
+
+
+class PurchaseOrder(models.Model):
+    """Units bought from one supplier. Every status move goes through purchase_order_move."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    # Given right after the insert (PO-00042 from the id), in the same transaction.
+    number = models.CharField(max_length=20, blank=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=PurchaseOrderStatus.choices, default=PurchaseOrderStatus.DRAFT, editable=False
+    )
+    currency = models.CharField(max_length=3, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    received_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="purchase_order_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number"], condition=~Q(number=""), name="purchase_order_number_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"PO (unsaved {self.pk})"
+
+
+class PurchaseOrderEvent(models.Model):
+    """Every status move of a purchase order: from, to, who, when."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16, choices=PurchaseOrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=PurchaseOrderStatus.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} → {self.to_status}"
+
+
+class PurchaseOrderLine(models.Model):
+    """One product ordered for one source. Sending the order makes it inbound supply (``inbound``);
+    receipts referenced by the line raise ``received_quantity`` and lower what is still inbound."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveIntegerField()
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="purchase_lines")
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="purchase_lines", help_text="Where it is received."
+    )
+    quantity = models.PositiveIntegerField()
+    received_quantity = models.PositiveIntegerField(default=0, editable=False)
+    unit_cost = models.DecimalField(max_digits=10, decimal_places=2)
+    expected_date = models.DateField()
+    inbound = models.OneToOneField(
+        InboundSupply,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="purchase_line",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["purchase_order_id", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["purchase_order", "line_no"], name="purchase_line_unique_no"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="purchase_line_quantity_gt_0"),
+            models.CheckConstraint(
+                condition=Q(received_quantity__lte=F("quantity")), name="purchase_line_received_lte_quantity"
+            ),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="purchase_line_cost_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.quantity} × {self.product.sku}"
+
+    @property
+    def reference(self) -> str:
+        """The line's name on receipts and inbound supply: <PO number>/<line no>."""
+        return f"{self.purchase_order.number}/{self.line_no}"
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity - self.received_quantity

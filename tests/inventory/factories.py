@@ -1,6 +1,8 @@
+from decimal import Decimal
+
 import factory
 
-from inventory.models import Source, Stock
+from inventory.models import Source, Stock, Supplier, SupplierProduct
 from tests.catalog.factories import ProductFactory
 
 
@@ -24,3 +26,30 @@ class StockFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     on_hand = 0
     allocated = 0
+
+
+class SupplierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Supplier
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Supplier {n}")
+    email = factory.LazyAttribute(lambda o: f"orders@{o.name.lower().replace(' ', '-')}.example")
+    lead_time_days = 10
+    currency = "EUR"
+
+
+class SupplierProductFactory(factory.django.DjangoModelFactory):
+    """A supplier's terms for a product."""
+
+    class Meta:
+        model = SupplierProduct
+
+    supplier = factory.SubFactory(SupplierFactory)
+    product = factory.SubFactory(ProductFactory)
+    supplier_sku = factory.LazyAttribute(lambda o: f"S-{o.product.sku}")
+    cost_price = Decimal("7.50")
+    lead_time_days = None
+    min_order_qty = 1
+    pack_size = 1
+    is_preferred = False
