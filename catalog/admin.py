@@ -6,9 +6,10 @@ ProductAdminBase below, which only needs what catalog knows.
 """
 
 from django.contrib import admin
+from django.db.models import Count
 from solo.admin import SingletonModelAdmin
 
-from .models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, Product
+from .models import POLICY_FIELD_NAMES, Backorders, Category, GlobalSettings, Product
 from .selectors import GLOBAL, EffectivePolicy, product_policy, products_with_effective
 
 
@@ -31,6 +32,27 @@ class GlobalSettingsAdmin(SingletonModelAdmin):
             },
         ),
     )
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    """The storefront's category tree; the form refuses a third level (Category.clean)."""
+
+    list_display = ("name", "parent", "position", "product_count")
+    list_display_links = ("name",)
+    list_editable = ("position",)
+    list_filter = (("parent", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("parent",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    fields = ("name", "slug", "parent", "position")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_product_count=Count("products"))
+
+    @admin.display(description="products", ordering="_product_count")
+    def product_count(self, obj: Category) -> int:
+        return obj._product_count
 
 
 def format_policy_value(value: object) -> str:
@@ -103,6 +125,7 @@ class ProductAdminBase(admin.ModelAdmin):
     search_fields = ("sku", "name")
     list_filter = (
         "is_active",
+        "category",
         EffectiveBackordersFilter,
         OverridesFilter,
         "preorder_enabled",
@@ -112,7 +135,7 @@ class ProductAdminBase(admin.ModelAdmin):
     fieldsets = (
         (
             "Product",
-            {"fields": ("sku", "name", "slug", "price", "description", "is_active")},
+            {"fields": ("sku", "name", "slug", "category", "price", "description", "is_active")},
         ),
         (
             "Backorder settings",

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -81,6 +82,47 @@ def _use_global(name: str) -> models.BooleanField:
     return models.BooleanField(f"use global {name}", default=True)
 
 
+class Category(models.Model):
+    """A shelf of the storefront. Two levels: a top-level category and its subcategories."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    # PROTECT: deleting a parent would otherwise delete its subcategories with it.
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        limit_choices_to={"parent__isnull": True},
+        help_text="Empty for a top-level category. Only top-level categories can be parents (two levels).",
+    )
+    position = models.PositiveIntegerField(default=0, help_text="Lower comes first among its siblings.")
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["position", "name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.parent.name} › {self.name}" if self.parent_id else self.name
+
+    def clean(self) -> None:
+        # The two-level rule: a parent must be top-level, and a category with
+        # subcategories cannot itself move under another one.
+        if self.parent_id is None:
+            return
+        if self.pk is not None and self.parent_id == self.pk:
+            raise ValidationError({"parent": "A category cannot be its own parent."})
+        if self.parent.parent_id is not None:
+            raise ValidationError(
+                {"parent": f"“{self.parent.name}” is a subcategory; categories have two levels only."}
+            )
+        if self.pk is not None and self.children.exists():
+            raise ValidationError(
+                {"parent": f"“{self.name}” has subcategories, so it must stay a top-level category."}
+            )
+
+
 class Product(PolicyFields):
     sku = models.CharField("SKU", max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -88,6 +130,10 @@ class Product(PolicyFields):
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
     description = models.TextField(blank=True)
     is_active = models.BooleanField("active", default=True)
+    # SET_NULL: removing a category leaves its products on sale, uncategorised.
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
 
     # Each policy value is used only when its "use global" flag is off (Magento's
     # "Use Config Settings"); a flag is needed because an empty limit means "unlimited".

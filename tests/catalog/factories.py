@@ -4,7 +4,15 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from catalog.models import GlobalSettings, Product
+from catalog.models import Category, GlobalSettings, Product
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
