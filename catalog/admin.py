@@ -25,6 +25,13 @@ class GlobalSettingsAdmin(SingletonModelAdmin):
         ),
         ("Stock", {"fields": ("safety_stock", "low_stock_threshold", "lead_time_days")}),
         (
+            "Purchasing",
+            {
+                "fields": ("demand_window_days",),
+                "description": "Shop-wide: the replenishment suggestions' demand window.",
+            },
+        ),
+        (
             "Storefront",
             {
                 "fields": ("allowance_notice_threshold",),

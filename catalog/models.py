@@ -71,8 +71,21 @@ class GlobalSettings(SingletonModel, PolicyFields):
         "a backorder or pre-order limit still allows, is at most this. 0: never.",
     )
 
+    # Shop-wide only: replenishment's average daily demand is the units ordered over this many
+    # days (inventory.replenishment). Here rather than in the environment: a merchant tunes it
+    # (a season, a promotion) as they tune lead time and safety stock, without a deploy.
+    demand_window_days = models.PositiveIntegerField(
+        "demand window (days)",
+        default=28,
+        validators=[MinValueValidator(1)],
+        help_text="Replenishment: average daily demand is the units ordered over this many days.",
+    )
+
     class Meta:
         verbose_name = "global backorder settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(demand_window_days__gte=1), name="global_demand_window_gte_1"),
+        ]
 
     def __str__(self) -> str:
         return "Global backorder settings"

@@ -73,6 +73,7 @@ def test_global_settings_can_be_changed_from_the_admin(admin_client):
             "lead_time_days": "10",
             "partial_allocation": "wait",
             "allowance_notice_threshold": "3",
+            "demand_window_days": "21",
         },
     )
 
@@ -81,6 +82,7 @@ def test_global_settings_can_be_changed_from_the_admin(admin_client):
     assert (saved.backorders, saved.backorder_limit, saved.max_backorder_per_order) == ("allow", 20, None)
     assert (saved.safety_stock, saved.low_stock_threshold, saved.lead_time_days) == (2, 3, 10)
     assert (saved.partial_allocation, saved.allowance_notice_threshold) == ("wait", 3)
+    assert saved.demand_window_days == 21
     assert GlobalSettings.objects.count() == 1
 
 
@@ -374,3 +376,21 @@ def test_change_permission_on_products_allows_editing(client):
     assert response.status_code == 302
     product.refresh_from_db()
     assert product.name == "Renamed"
+
+
+def test_the_demand_window_is_at_least_one_day(admin_client):
+    response = admin_client.post(
+        SETTINGS_URL,
+        {
+            "backorders": "no",
+            "safety_stock": "0",
+            "low_stock_threshold": "1",
+            "lead_time_days": "14",
+            "partial_allocation": "split",
+            "allowance_notice_threshold": "5",
+            "demand_window_days": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "demand_window_days" in response.context["adminform"].form.errors
+    assert GlobalSettings.get_solo().demand_window_days == 28
