@@ -55,3 +55,11 @@ class NotPayable(BillingError):
     def __init__(self, *, order: str, reason: str) -> None:
         self.order, self.reason = order, reason
         super().__init__(f"Order {order} cannot be paid: {reason}")
+
+
+class ReturnNotRefundable(BillingError):
+    """The return's units cannot be refunded now: what charged them is not settled, or absent."""
+
+    def __init__(self, *, order: str, return_id: int, reason: str) -> None:
+        self.order, self.return_id, self.reason = order, return_id, reason
+        super().__init__(f"Order {order}, return {return_id} cannot be refunded: {reason}")

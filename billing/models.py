@@ -149,6 +149,9 @@ class EntryState(models.TextChoices):
     UNKNOWN = "unknown", "Outcome unknown"  # crashed after calling a provider with no idempotency
 
 
+# A return's refund (billing.services.return_refund) is keyed by the return: one per return.
+RETURN_REFUND_KEY = "refund:return:"
+
 OPEN_STATES = (EntryState.PENDING, EntryState.AWAITING_PAYMENT, EntryState.FAILED, EntryState.UNKNOWN)
 
 

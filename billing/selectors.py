@@ -10,10 +10,11 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from orders.models import Order, OrderRow, RowStatus
+from orders.models import Order, OrderRow, ReturnRequest, ReturnStatus, RowStatus
 
 from .models import (
     OPEN_STATES,
+    RETURN_REFUND_KEY,
     EntryKind,
     EntryState,
     LedgerEntry,
@@ -44,8 +45,9 @@ class Reconciliation:
 def ledger_reconcile(*, order_ids: list[int] | None = None) -> Reconciliation:
     """Check DESIGN.md's money invariants for every order with totals (or those named):
     per shipment, captured = shipped rows' value + shipping (on the first); prepaid,
-    captured − refunded = value of the rows not cancelled (+ shipping while any is not);
-    never a capture of a cancelled row; never a refund above its capture."""
+    captured − refunded = value of the rows not cancelled (+ shipping while any is not)
+    − what returns gave back; never a capture of a cancelled row; never a refund above its
+    capture; a return's refund is its units' value, and a refunded return has one."""
     totals_qs = OrderTotals.objects.select_related("order").order_by("pk")
     if order_ids is not None:
         totals_qs = totals_qs.filter(pk__in=order_ids)
@@ -61,8 +63,12 @@ def ledger_reconcile(*, order_ids: list[int] | None = None) -> Reconciliation:
         lines = defaultdict(list)
         for line in LedgerLine.objects.filter(entry__order_id__in=ids):
             lines[line.entry_id].append(line)
+        returns = defaultdict(list)
+        for ret in ReturnRequest.objects.filter(row__order_id__in=ids).select_related("row"):
+            returns[ret.row.order_id].append(ret)
         for totals in chunk:
             _check_order(totals, rows[totals.pk], entries[totals.pk], lines, result)
+            _check_returns(totals, returns[totals.pk], entries[totals.pk], result)
     return result
 
 
@@ -123,10 +129,17 @@ def _check_order(totals, rows, entries, lines, result: Reconciliation) -> None:
         live = [r for r in rows if r.status != RowStatus.CANCELLED]
         expected = sum((totals.row_value(r).gross for r in live), start=ZERO)
         expected += totals.shipping_gross if live else ZERO
+        # Returns give back units of rows still live, and maybe shipping while rows are live.
+        returned = sum((e.amount for e in done if _is_return_refund(e)), start=ZERO)
+        shipping_back = sum(
+            (e.amount for e in done if e.kind == EntryKind.REFUND and e.covers_shipping), start=ZERO
+        )
+        expected -= returned + (shipping_back if live else ZERO)
         if captured - refunded != expected:
             violation(
                 f"prepaid: captured {captured} − refunded {refunded} ≠ {expected}, the rows not cancelled"
                 + (" and shipping" if live and totals.shipping_gross else "")
+                + (" less returns" if returned or (live and shipping_back) else "")
             )
         return
     shipping_captures = [e for e in entries if e.kind == EntryKind.CAPTURE and e.covers_shipping]
@@ -139,6 +152,11 @@ def _check_order(totals, rows, entries, lines, result: Reconciliation) -> None:
             violation(f"shipment {shipment_id} has no capture")
             continue
         capture = captures[0]
+        for refund in entries:
+            if refund.parent_id == capture.pk and not (
+                _is_return_refund(refund) or refund.idempotency_key.startswith("refund:shipping:")
+            ):
+                violation(f"refund {refund.pk} of shipment {shipment_id}'s capture is not for a return")
         expected = sum(
             (totals.row_value(r).gross for r in rows if r.shipment_id == shipment_id), start=ZERO
         ) + (totals.shipping_gross if capture.covers_shipping else ZERO)
@@ -146,6 +164,35 @@ def _check_order(totals, rows, entries, lines, result: Reconciliation) -> None:
             violation(
                 f"shipment {shipment_id}: capture of {capture.amount} ≠ {expected}, its rows + shipping"
             )
+
+
+def _is_return_refund(entry) -> bool:
+    return entry.kind == EntryKind.REFUND and entry.idempotency_key.startswith(RETURN_REFUND_KEY)
+
+
+def _check_returns(totals, returns, entries, result: Reconciliation) -> None:
+    """Each return's refund gives back its units' value, once; a refunded return has one."""
+    number = totals.order.number
+    by_key = {e.idempotency_key: e for e in entries if _is_return_refund(e)}
+    for ret in returns:
+        refund = by_key.pop(f"{RETURN_REFUND_KEY}{ret.pk}", None)
+        if refund is None:
+            if ret.status == ReturnStatus.REFUNDED:
+                result.violations.append(Finding(number, f"return {ret.pk} is refunded but has no refund"))
+            continue
+        worth = (totals.unit(ret.row.unit_price) * ret.quantity).gross
+        if refund.amount != worth:
+            result.violations.append(
+                Finding(
+                    number,
+                    f"refund {refund.pk} of return {ret.pk} gives back {refund.amount}; "
+                    f"its {ret.quantity} unit(s) are worth {worth}",
+                )
+            )
+        if ret.status != ReturnStatus.REFUNDED:
+            result.violations.append(Finding(number, f"return {ret.pk} has a refund but is {ret.status}"))
+    for refund in by_key.values():
+        result.violations.append(Finding(number, f"refund {refund.pk} is for a return of another order"))
 
 
 def orders_payment_expired(*, now: dt.datetime | None = None):
@@ -224,6 +271,7 @@ class RowPayment(models.TextChoices):
     NOT_CHARGED = "not_charged", "Not charged"
     REFUND_PENDING = "refund_pending", "Refund on its way"
     REFUNDED = "refunded", "Refunded"
+    RETURN_REFUNDED = "return_refunded", "Paid; returned items refunded"
 
 
 def rows_payment_state(*, order_id: int) -> dict[int, str]:
@@ -251,7 +299,10 @@ def rows_payment_state(*, order_id: int) -> dict[int, str]:
     for row in rows:
         refunds = [e for e in lines[row.pk] if e.kind == EntryKind.REFUND]
         captures = [e for e in lines[row.pk] if e.kind == EntryKind.CAPTURE and e.shipment_id]
-        if refunds:
+        if refunds and all(_is_return_refund(e) for e in refunds):  # some units came back
+            done = all(e.state == EntryState.SUCCEEDED for e in refunds)
+            found[row.pk] = RowPayment.RETURN_REFUNDED if done else RowPayment.REFUND_PENDING
+        elif refunds:
             done = all(e.state == EntryState.SUCCEEDED for e in refunds)
             found[row.pk] = RowPayment.REFUNDED if done else RowPayment.REFUND_PENDING
         elif row.status == RowStatus.CANCELLED:  # cancelled before it was paid for

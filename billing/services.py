@@ -19,8 +19,8 @@ from django.utils import timezone
 from payments import PaymentStatus
 
 from orders.exceptions import OrderError
-from orders.models import WAITING, Order, OrderRow, RowStatus, Shipment
-from orders.services import row_cancel
+from orders.models import WAITING, Order, OrderRow, ReturnStatus, RowStatus, Shipment
+from orders.services import return_lock, return_refunded, row_cancel
 
 from . import gateway
 from .exceptions import (
@@ -28,10 +28,12 @@ from .exceptions import (
     CaptureOfCancelledRow,
     NotPayable,
     RefundAboveCapture,
+    ReturnNotRefundable,
     RowNotInOrder,
     RowNotRefundable,
 )
 from .models import (
+    RETURN_REFUND_KEY,
     EntryKind,
     EntryState,
     LedgerEntry,
@@ -512,6 +514,76 @@ def rows_refund(
         if capture is None or due_value > available or not {r.pk for r in due} <= _charged(capture, rows):
             raise RefundAboveCapture(order=order.number, requested=due_value, available=available)
         return _refund(totals, capture, due, rows)
+
+
+def return_refund(*, return_id: int, include_shipping: bool = False, user=None) -> list[LedgerEntry]:
+    """Refund a received (or written-off) return: its units' share of the row, at the row's
+    snapshotted unit price (tax per unit, as charged), and the order's shipping when the
+    merchant chooses it (once per order: the key cancellations use too). Drawn from the
+    capture that charged the row (the checkout's when prepaid, the shipment's otherwise),
+    which must be settled; the database refuses a refund above it. The return moves to
+    refunded in the same transaction; the provider is called by the job after commit.
+    Refunding a refunded return again writes nothing."""
+    with transaction.atomic():
+        ret = return_lock(return_id=return_id)
+        row = ret.row
+        totals = _lock_totals(row.order_id)
+        number = totals.order.number
+        key = f"{RETURN_REFUND_KEY}{ret.pk}"
+        if ret.status == ReturnStatus.REFUNDED:
+            return []
+        return_refunded(locked=ret, user=user, reason="Refund written")
+        rows = list(OrderRow.objects.filter(order_id=totals.order_id))
+        capture = _row_capture(totals, row, rows)
+        if capture is None or capture.state != EntryState.SUCCEEDED:
+            state = capture.get_state_display().lower() if capture else "not charged"
+            raise ReturnNotRefundable(
+                order=number,
+                return_id=ret.pk,
+                reason=f"the charge for its row is {state}; refund it once settled.",
+            )
+        amount = (totals.unit(row.unit_price) * ret.quantity).gross
+        if amount > capture.available:
+            raise RefundAboveCapture(order=number, requested=amount, available=capture.available)
+        entries = [
+            _intent(
+                totals, kind=EntryKind.REFUND, parent=capture, amount=amount, key=key, lines=[(row, amount)]
+            )
+        ]
+        if include_shipping:
+            entries.append(_shipping_refund(totals, capture, return_id=ret.pk))
+        refunds_written.send(sender=LedgerEntry, order_id=totals.order_id, entries=entries)
+    return entries
+
+
+def _row_capture(totals: OrderTotals, row: OrderRow, rows: list[OrderRow]) -> LedgerEntry | None:
+    """The capture that charged this shipped row: the checkout's (prepaid) or its shipment's."""
+    paid_by = _checkout_entry(totals.order_id)
+    if paid_by is not None and paid_by.kind == EntryKind.CAPTURE:
+        return paid_by if row.pk in _charged(paid_by, rows) else None
+    return LedgerEntry.objects.filter(kind=EntryKind.CAPTURE, shipment_id=row.shipment_id).first()
+
+
+def _shipping_refund(totals: OrderTotals, goods_capture: LedgerEntry, *, return_id: int) -> LedgerEntry:
+    number = totals.order.number
+    key = f"refund:shipping:{totals.order_id}"
+    if LedgerEntry.objects.filter(idempotency_key=key).exists():
+        raise ReturnNotRefundable(
+            order=number, return_id=return_id, reason="its shipping was refunded already."
+        )
+    capture = LedgerEntry.objects.filter(
+        order_id=totals.order_id, kind=EntryKind.CAPTURE, covers_shipping=True, state=EntryState.SUCCEEDED
+    ).first()
+    if capture is not None and capture.pk == goods_capture.pk:
+        capture = goods_capture  # the same row: keep what was just drawn from it
+    amount = totals.shipping_gross
+    if capture is None or amount <= 0:
+        raise ReturnNotRefundable(order=number, return_id=return_id, reason="no shipping was charged.")
+    if amount > capture.available:
+        raise RefundAboveCapture(order=number, requested=amount, available=capture.available)
+    return _intent(
+        totals, kind=EntryKind.REFUND, parent=capture, amount=amount, key=key, covers_shipping=True
+    )
 
 
 # --- the provider call and its outcome (a job, after commit) -----------------------------

@@ -24,6 +24,7 @@ class NotificationsConfig(AppConfig):
         orders.preorders_released.connect(receivers.preorders_released, dispatch_uid="notify_released")
         orders.promises_slipped.connect(receivers.promises_slipped, dispatch_uid="notify_promises_slipped")
         orders.rows_cancelled.connect(receivers.rows_cancelled, dispatch_uid="promises_after_cancel")
+        orders.return_moved.connect(receivers.return_moved, dispatch_uid="notify_return_moved")
         billing.order_paid.connect(receivers.order_paid, dispatch_uid="notify_order_paid")
         billing.shipment_charged.connect(receivers.shipment_charged, dispatch_uid="notify_pay_link")
         billing.refunds_written.connect(receivers.refunds_written, dispatch_uid="notify_refunds")

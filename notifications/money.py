@@ -11,12 +11,13 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import translation
 
-from billing.models import EntryState, LedgerEntry, LedgerLine
+from billing.models import RETURN_REFUND_KEY, EntryState, LedgerEntry, LedgerLine
 from billing.money import money_format
 from billing.selectors import pay_links_overdue
 from billing.services import pay_link_create
 from billing.statements import OrderMoney, orders_money
 from orders.links import order_url
+from orders.models import ReturnRequest
 
 from .links import pay_url
 from .models import OutboxMessage, RefundNote
@@ -138,12 +139,20 @@ def refund_notes_render(*, limit: int = 100) -> int:
         for line in LedgerLine.objects.filter(entry_id__in=entry_ids).select_related("row__product"):
             lines[line.entry_id].append(line)
         money = orders_money_lines({n.order_id for n in notes})
+        returned = _returned_units(e for found in entries.values() for e in found)
         messages = []
         for note in notes:
             mine = entries[note.pk]
             currency = mine[0].currency if mine else ""
             rows = [
-                {"row": line.row, "product": line.row.product, "amount": money_format(line.amount, currency)}
+                {
+                    "row": line.row,
+                    "product": line.row.product,
+                    "amount": money_format(line.amount, currency),
+                    # a return refunds some units of its row; a cancelled row's refund all of them
+                    "quantity": returned.get(entry.idempotency_key, line.row.quantity),
+                    "returned": entry.idempotency_key in returned,
+                }
                 for entry in mine
                 for line in lines[entry.pk]
             ]
@@ -164,3 +173,18 @@ def refund_notes_render(*, limit: int = 100) -> int:
         outbox_write(messages=messages)
         RefundNote.objects.filter(pk__in=[n.pk for n in notes]).delete()
     return len(notes)
+
+
+def _returned_units(entries) -> dict[str, int]:
+    """Units each return refund among ``entries`` gives back, by its key (one query)."""
+    ids = {
+        int(e.idempotency_key.removeprefix(RETURN_REFUND_KEY)): e.idempotency_key
+        for e in entries
+        if e.idempotency_key.startswith(RETURN_REFUND_KEY)
+    }
+    if not ids:
+        return {}
+    return {
+        ids[pk]: quantity
+        for pk, quantity in ReturnRequest.objects.filter(pk__in=ids).values_list("pk", "quantity")
+    }

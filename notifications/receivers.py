@@ -8,7 +8,7 @@ from kombu.exceptions import OperationalError
 
 from billing.models import EntryState
 
-from . import events, money, outbox, tasks
+from . import after_sale, events, money, outbox, tasks
 from .tasks import allocate_product, notify_back_in_stock
 
 log = logging.getLogger(__name__)
@@ -104,3 +104,7 @@ def shipment_charged(sender, entry, **kwargs) -> None:
 
 def refunds_written(sender, order_id, entries, **kwargs) -> None:
     money.note_refunds(order_id=order_id, entries=entries)
+
+
+def return_moved(sender, return_request, event, **kwargs) -> None:
+    after_sale.notify_return_moved(return_request=return_request, event=event)

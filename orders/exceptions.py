@@ -1,5 +1,7 @@
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 
 class OrderError(Exception):
     """Base of the orders domain errors; str() is a message for a person."""
@@ -43,3 +45,32 @@ class NotEnoughFreeStock(OrderError):
     def __init__(self, *, product: str, source: str, needed: int, free: int) -> None:
         self.product, self.source, self.needed, self.free = product, source, needed, free
         super().__init__(f"{product}: {source} has {free} free, {needed} needed.")
+
+
+class ReturnRefused(OrderError):
+    """More units asked back than the row can still return (shipped − already returned or asked)."""
+
+    def __init__(
+        self, *, product: str, order: str, line_no: int, row_id: int, requested: int, returnable: int
+    ):
+        self.product, self.order, self.line_no, self.row_id = product, order, line_no, row_id
+        self.requested, self.returnable = requested, returnable
+        super().__init__(
+            _(
+                "%(product)s (order %(order)s, line %(line)s): %(returnable)s can still be returned; "
+                "you asked to return %(requested)s."
+            )
+            % {
+                "product": product,
+                "order": order,
+                "line": line_no,
+                "returnable": returnable,
+                "requested": requested,
+            }
+        )
+
+
+class InvalidReturnMove(OrderError):
+    def __init__(self, *, return_id: int, from_status: str, to_status: str) -> None:
+        self.return_id, self.from_status, self.to_status = return_id, from_status, to_status
+        super().__init__(f"Return {return_id} cannot move from {from_status} to {to_status}.")

@@ -12,3 +12,4 @@ shipment_created = Signal()  # shipment, rows (now shipped)
 preorders_released = Signal()  # rows: pre-ordered rows now waiting as backorders after release
 promises_slipped = Signal()  # slips: [Slip(row_id, was, now)] rows whose promise moved later
 rows_cancelled = Signal()  # rows: rows just cancelled (the queue behind them moved up)
+return_moved = Signal()  # return_request, event: a return was asked for or took a step (ReturnEvent)

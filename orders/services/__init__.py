@@ -37,3 +37,31 @@ __all__ += [
 from .promises import promises_refresh  # noqa: E402
 
 __all__ += ["promises_refresh"]
+
+from .returns import (  # noqa: E402
+    return_approve,
+    return_lock,
+    return_receive,
+    return_refunded,
+    return_reject,
+    return_request,
+    return_window_open,
+    return_write_off,
+    units_held,
+)
+
+__all__ += [
+    "return_approve",
+    "return_lock",
+    "return_receive",
+    "return_refunded",
+    "return_reject",
+    "return_request",
+    "return_window_open",
+    "return_write_off",
+    "units_held",
+]
+
+from .notes import order_note_add  # noqa: E402
+
+__all__ += ["order_note_add"]
