@@ -57,11 +57,14 @@ def csv_rows(
     reference_max: int,
     invalid: type[RestockFileInvalid] = RestockFileInvalid,
     checks: dict[str, Check] | None = None,
+    rows_check: Callable[[list[CsvRow]], None] | None = None,
 ) -> list[CsvRow]:
     """Every non-empty row, checked; raises ``invalid`` listing every bad row.
 
     Columns source, sku, quantity and reference are checked here (lookups in two
-    queries for the whole file); any other column by its function in ``checks``.
+    queries for the whole file); any other column by its function in ``checks``;
+    ``rows_check`` then sees the rows whose cells all passed, together (rules across
+    rows, lookups for the whole file), and adds its problems to them.
     """
     checks = checks or {}
     # A byte-order mark (spreadsheet exports, piped to stdin) is not part of the first cell.
@@ -116,6 +119,8 @@ def csv_rows(
         else:
             first_seen[key] = n
         parsed.append(found)
+    if rows_check:
+        rows_check([row for row in parsed if not row.problems])
     errors = [row.error for row in parsed if row.problems]
     if errors:
         raise invalid(errors)

@@ -1,4 +1,10 @@
-"""Parse and validate a restock CSV (source code, SKU, quantity, reference) as a whole."""
+"""Parse and validate a restock CSV (source code, SKU, quantity, reference) as a whole.
+
+A reference naming a purchase order line (``PO-00042/1``, or ``PO-00042/1/<delivery>``
+for a further delivery of it) receives against that line: checked here for the whole
+file (the line exists, is for that SKU, its order is sent, the file receives no more
+than is outstanding), then received through receipts_apply.
+"""
 
 import hashlib
 from dataclasses import dataclass
@@ -7,18 +13,53 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .csv_rows import csv_rows
+from .csv_rows import CsvRow, csv_rows
 from .exceptions import RestockFileInvalid
-from .models import RestockImport, StockMovement
-from .services import ReceiptLine, stock_receive_many
+from .models import PURCHASE_ORDER_RECEIVABLE, MovementKind, RestockImport, StockMovement
+from .selectors import purchase_lines_by_number
+from .services import ReceiptLine, receipts_apply
+from .services.purchasing import po_reference_parse
 
 COLUMNS = ("source", "sku", "quantity", "reference")
 REFERENCE_MAX = StockMovement._meta.get_field("reference").max_length
 
 
+def purchase_line_problems(rows: list[CsvRow]) -> None:
+    """The rows naming a PO line, checked against it (two queries for the whole file)."""
+    named = [(row, ref) for row in rows if (ref := po_reference_parse(row.cells["reference"]))]
+    if not named:
+        return
+    lines = purchase_lines_by_number(ref[:2] for _, ref in named)
+    received = set(
+        StockMovement.objects.filter(
+            kind=MovementKind.RECEIPT, reference__in={row.cells["reference"] for row, _ in named}
+        ).values_list("product_id", "reference")
+    )
+    wanted: dict[int, int] = {}  # units this file receives per PO line
+    for row, ref in named:
+        line = lines.get(ref[:2])
+        reference = row.cells["reference"]
+        if line is None:
+            row.problems.append(f"no purchase order line {ref[0]}/{ref[1]}")
+        elif line.product_id != row.product.pk:
+            row.problems.append(f"{ref[0]}/{ref[1]} is for {line.product.sku}, not {row.product.sku}")
+        elif (line.product_id, reference) in received:
+            continue  # received before: skipped when applied, as any reference received twice
+        elif line.purchase_order.status not in PURCHASE_ORDER_RECEIVABLE:
+            status = line.purchase_order.get_status_display().lower()
+            row.problems.append(f"purchase order {ref[0]} is {status}; only a sent order is received")
+        else:
+            wanted[line.pk] = wanted.get(line.pk, 0) + row.quantity
+            if wanted[line.pk] > line.outstanding:
+                row.problems.append(
+                    f"{ref[0]}/{ref[1]} ({line.product.sku}) has {line.outstanding} outstanding; "
+                    f"this file receives {wanted[line.pk]}"
+                )
+
+
 def restock_parse(text: str) -> list[ReceiptLine]:
     """Every line of the file, validated; raises RestockFileInvalid listing every bad row."""
-    rows = csv_rows(text, columns=COLUMNS, reference_max=REFERENCE_MAX)
+    rows = csv_rows(text, columns=COLUMNS, reference_max=REFERENCE_MAX, rows_check=purchase_line_problems)
     return [ReceiptLine(r.source, r.product, r.quantity, r.cells["reference"]) for r in rows]
 
 
@@ -74,7 +115,7 @@ def restock_import_folder(*, directory: Path) -> list[FolderImport]:
                 RestockImport.objects.create(
                     filename=path.name, sha256=digest, status=RestockImport.Status.APPLIED, lines=len(lines)
                 )
-                results = stock_receive_many(lines=lines)
+                results = receipts_apply(lines=lines)
         except IntegrityError:  # another worker applied the same content just now
             continue
         _move(path, directory / "done")

@@ -1,5 +1,8 @@
 """Reads of stock and the ledger."""
 
+import csv
+import datetime as dt
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -9,7 +12,17 @@ from django.db.models.functions import Coalesce
 from catalog.models import Product
 from catalog.selectors import EffectivePolicy, effective_setting
 
-from .models import InboundStatus, InboundSupply, MovementKind, Stock, StockMovement
+from .models import (
+    PURCHASE_ORDER_RECEIVABLE,
+    InboundStatus,
+    InboundSupply,
+    MovementKind,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Stock,
+    StockMovement,
+    SupplierProduct,
+)
 
 
 def free_stock_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
@@ -134,3 +147,68 @@ def receipts_preview_figures(*, lines) -> tuple[dict[tuple[int, int], int], set[
         ).values_list("source_id", "product_id", "reference")
     )
     return on_hand, received
+
+
+# -- purchasing ---------------------------------------------------------------------------
+
+PURCHASE_ORDER_CSV_COLUMNS = (
+    "line",
+    "reference",
+    "supplier_sku",
+    "sku",
+    "product",
+    "quantity",
+    "unit_cost",
+    "currency",
+    "expected_date",
+    "deliver_to",
+)
+
+
+def purchase_order_csv(*, purchase_order: PurchaseOrder, lines: list[PurchaseOrderLine]) -> str:
+    """The order's lines as the CSV its supplier receives (``lines`` with products and sources
+    loaded); the supplier's own SKUs come from its terms, in one query."""
+    skus = dict(
+        SupplierProduct.objects.filter(
+            supplier_id=purchase_order.supplier_id, product_id__in={line.product_id for line in lines}
+        ).values_list("product_id", "supplier_sku")
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(PURCHASE_ORDER_CSV_COLUMNS)
+    for line in lines:
+        writer.writerow(
+            [
+                line.line_no,
+                f"{purchase_order.number}/{line.line_no}",
+                skus.get(line.product_id, ""),
+                line.product.sku,
+                line.product.name,
+                line.quantity,
+                line.unit_cost,
+                purchase_order.currency,
+                line.expected_date.isoformat(),
+                line.source.name,
+            ]
+        )
+    return out.getvalue()
+
+
+def purchase_lines_late(*, today: dt.date) -> QuerySet[PurchaseOrderLine]:
+    """Lines of sent orders past their expected date with units still to come."""
+    return PurchaseOrderLine.objects.filter(
+        purchase_order__status__in=PURCHASE_ORDER_RECEIVABLE,
+        expected_date__lt=today,
+        received_quantity__lt=F("quantity"),
+    )
+
+
+def purchase_lines_by_number(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], PurchaseOrderLine]:
+    """PO lines by (PO number, line no), with their order and product, in one query."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    found = PurchaseOrderLine.objects.select_related("purchase_order", "product").filter(
+        purchase_order__number__in={number for number, _ in keys}, line_no__in={no for _, no in keys}
+    )
+    return {key: line for line in found if (key := (line.purchase_order.number, line.line_no)) in keys}

@@ -10,7 +10,7 @@ class NotificationsConfig(AppConfig):
 
         from billing import signals as billing
         from catalog.models import GlobalSettings, Product
-        from inventory.signals import stock_freed, supply_changed
+        from inventory.signals import purchase_order_sent, stock_freed, supply_changed
         from orders import signals as orders
 
         from . import receivers
@@ -29,5 +29,6 @@ class NotificationsConfig(AppConfig):
         billing.shipment_charged.connect(receivers.shipment_charged, dispatch_uid="notify_pay_link")
         billing.refunds_written.connect(receivers.refunds_written, dispatch_uid="notify_refunds")
         supply_changed.connect(receivers.refresh_promises, dispatch_uid="refresh_promises")
+        purchase_order_sent.connect(receivers.purchase_order_sent, dispatch_uid="email_purchase_order")
         post_save.connect(receivers.product_saved, sender=Product, dispatch_uid="product_promises")
         post_save.connect(receivers.global_settings_saved, sender=GlobalSettings, dispatch_uid="all_promises")

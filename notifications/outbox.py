@@ -44,7 +44,23 @@ def _check_header(field: str, value: str) -> str:
     return value
 
 
-def outbox_message(*, kind: str, key: str, to: str, context: dict) -> OutboxMessage:
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    mimetype: str
+    content: str  # text (a CSV...): kept in the message row, so it is sent exactly as written
+
+    def as_json(self) -> dict:
+        return {
+            "filename": _check_header("filename", self.filename),
+            "mimetype": self.mimetype,
+            "content": self.content,
+        }
+
+
+def outbox_message(
+    *, kind: str, key: str, to: str, context: dict, attachments: tuple[Attachment, ...] = ()
+) -> OutboxMessage:
     """Render templates/notifications/<kind>{_subject.txt,.txt,.html} into an unsaved message."""
     _check_header("recipient", to)
     context = {"site_url": settings.SITE_URL, **context}
@@ -59,6 +75,7 @@ def outbox_message(*, kind: str, key: str, to: str, context: dict) -> OutboxMess
         subject=_check_header("subject", subject),
         body_text=render_to_string(f"notifications/{kind}.txt", context),
         body_html=render_to_string(f"notifications/{kind}.html", context),
+        attachments=[attachment.as_json() for attachment in attachments],
     )
 
 
@@ -165,6 +182,8 @@ def outbox_send_batch(*, batch_size: int = 100) -> SendResult:
             )
             if message.body_html:
                 email.attach_alternative(message.body_html, "text/html")
+            for attachment in message.attachments:
+                email.attach(attachment["filename"], attachment["content"], attachment["mimetype"])
             try:
                 email.send()
             except (smtplib.SMTPException, OSError) as exc:

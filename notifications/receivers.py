@@ -8,7 +8,7 @@ from kombu.exceptions import OperationalError
 
 from billing.models import EntryState
 
-from . import after_sale, events, money, outbox, tasks
+from . import after_sale, events, money, outbox, purchasing, tasks
 from .tasks import allocate_product, notify_back_in_stock
 
 log = logging.getLogger(__name__)
@@ -108,3 +108,8 @@ def refunds_written(sender, order_id, entries, **kwargs) -> None:
 
 def return_moved(sender, return_request, event, **kwargs) -> None:
     after_sale.notify_return_moved(return_request=return_request, event=event)
+
+
+def purchase_order_sent(sender, purchase_order, lines, **kwargs) -> None:
+    """Inside the send's transaction: the supplier's email is written with it."""
+    purchasing.notify_purchase_order_sent(purchase_order=purchase_order, lines=lines)

@@ -21,10 +21,10 @@ from ..restock_import import restock_parse
 from ..selectors import receipts_preview_figures
 from ..services import (
     ReceiptLine,
+    receipts_apply,
     stock_adjust,
     stock_count,
     stock_receive,
-    stock_receive_many,
 )
 from .common import MOVE_STOCK_PERMISSION, ProductSourceColumns, ReadOnlyAdmin, stock_page_url, titled
 from .uploads import PREVIEW_PAGE_SIZE, CsvImportMixin
@@ -242,7 +242,7 @@ class StockAdmin(ProductSourceColumns, CsvImportMixin, ReadOnlyAdmin):
             submit="Save",
         )
 
-    # -- restock CSV upload: preview, then stock_receive_many ----------------------------
+    # -- restock CSV upload: preview, then receipts_apply --------------------------------
 
     import_kind = "upload"
     import_url_name = "inventory_stock_upload"
@@ -251,7 +251,9 @@ class StockAdmin(ProductSourceColumns, CsvImportMixin, ReadOnlyAdmin):
     import_title = "Upload restock CSV"
     import_intro = (
         "Each line receives units at a source under the supplier's reference. A reference "
-        "already received at that source for that product adds nothing (the line is skipped)."
+        "already received at that source for that product adds nothing (the line is skipped). "
+        "A reference naming a purchase order line (PO-00042/1, or PO-00042/1/DN-7 for a further "
+        "delivery) receives against that line: no more than it still expects."
     )
     import_preview_template = "admin/inventory/stock/upload_preview.html"
     import_parse = staticmethod(restock_parse)
@@ -269,7 +271,7 @@ class StockAdmin(ProductSourceColumns, CsvImportMixin, ReadOnlyAdmin):
 
     def import_apply(self, request, lines: list[ReceiptLine], *, name: str) -> bool:
         try:
-            results = stock_receive_many(lines=lines, user=request.user)
+            results = receipts_apply(lines=lines, user=request.user)
         except (InventoryError, DataError) as exc:
             # DataError: a value the parser let through but the database refuses (PostgreSQL
             # enforces the 100-character reference); the transaction left nothing behind.

@@ -18,6 +18,7 @@ from .purchasing import (
     purchase_order_receive_many,
     purchase_order_send,
     receipt_reference,
+    receipts_apply,
 )
 from .stock import (
     FixResult,
@@ -50,6 +51,7 @@ __all__ = [
     "purchase_order_receive_many",
     "purchase_order_send",
     "receipt_reference",
+    "receipts_apply",
     "FixResult",
     "ReceiptLine",
     "ReceiptResult",

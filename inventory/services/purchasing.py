@@ -9,6 +9,7 @@ inbound supply, then products and stock (stock_lock), each in primary-key order.
 """
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,11 +35,14 @@ from ..models import (
     Supplier,
     SupplierProduct,
 )
+from ..selectors import purchase_lines_by_number
 from ..signals import purchase_order_sent
 from .inbound import announce_supply_changed, inbound_cancel, inbound_create
 from .stock import ReceiptLine, ReceiptResult, check_quantity, stock_receive_many
 
 PO_NUMBER_FORMAT = "PO-{:05d}"
+# A receipt's reference naming a PO line: PO-00042/1, or PO-00042/1/<delivery>.
+PO_REFERENCE = re.compile(r"^(PO-\d+)/(\d+)(?:/(.+))?$")
 # Room for the delivery after "<PO number>/<line no>/" in a receipt's 100-character reference.
 DELIVERY_MAX = 64
 
@@ -260,6 +264,14 @@ def _status_from_lines(lines: list[PurchaseOrderLine]) -> str:
 
 def purchase_order_receive_many(*, receipts: list[LineReceipt], user=None) -> list[LineReceiptResult]:
     """Receive against PO lines in one transaction, all or nothing (see the module's doc)."""
+    return _receive(receipts, [], user=user)[0]
+
+
+def _receive(
+    receipts: list[LineReceipt], plain: list[ReceiptLine], *, user
+) -> tuple[list[LineReceiptResult], list[ReceiptResult]]:
+    """PO receipts, and plain receipts with them in one stock_receive_many call, so every
+    product is locked at once, after the purchase orders (the lock order of this module)."""
     for receipt in receipts:
         check_quantity(receipt.quantity)
         if len(receipt.delivery.strip()) > DELIVERY_MAX:
@@ -269,7 +281,7 @@ def purchase_order_receive_many(*, receipts: list[LineReceipt], user=None) -> li
                 message=f"A delivery reference has at most {DELIVERY_MAX} characters.",
             )
     if not receipts:
-        return []
+        return [], stock_receive_many(lines=plain, user=user) if plain else []
     with transaction.atomic():
         orders = _lock_orders(r.line.purchase_order_id for r in receipts)
         lines = {
@@ -326,13 +338,14 @@ def purchase_order_receive_many(*, receipts: list[LineReceipt], user=None) -> li
             line.received_quantity += receipt.quantity
             planned.append((line, None))
             new.append(stock_line)
-        done = iter(stock_receive_many(lines=new, user=user))
+        done = iter(stock_receive_many(lines=[*new, *plain], user=user))
         results = [LineReceiptResult(line=line, receipt=result or next(done)) for line, result in planned]
+        plain_results = list(done)
         touched = {line.pk: line for line, result in planned if result is None}
         PurchaseOrderLine.objects.bulk_update(touched.values(), ["received_quantity"])
         _settle_inbound(touched.values(), supplies)
         _follow_lines(orders.values(), lines.values(), user=user)
-    return results
+    return results, plain_results
 
 
 def _settle_inbound(lines: Iterable[PurchaseOrderLine], supplies: dict[int, InboundSupply]) -> None:
@@ -372,3 +385,40 @@ def purchase_order_line_receive(
     """Receive ``quantity`` against one line (see purchase_order_receive_many)."""
     receipt = LineReceipt(line=line, quantity=quantity, source=source, delivery=delivery)
     return purchase_order_receive_many(receipts=[receipt], user=user)[0]
+
+
+def po_reference_parse(reference: str) -> tuple[str, int, str] | None:
+    """(PO number, line no, delivery) of a receipt reference naming a PO line, else None."""
+    found = PO_REFERENCE.match(reference.strip())
+    return (found[1], int(found[2]), (found[3] or "").strip()) if found else None
+
+
+def receipts_apply(*, lines: list[ReceiptLine], user=None) -> list[ReceiptResult]:
+    """Receipts from a file, the command or an API, in one transaction, all or nothing: a line
+    whose reference names a PO line (po_reference_parse) is received against it, the others
+    through stock_receive_many. Results in the lines' order."""
+    parsed = [po_reference_parse(line.reference) for line in lines]
+    if not any(parsed):
+        return stock_receive_many(lines=lines, user=user)
+    found = purchase_lines_by_number({(p[0], p[1]) for p in parsed if p})
+    receipts, plain = [], []
+    for line, ref in zip(lines, parsed, strict=True):
+        if ref is None:
+            plain.append(line)
+            continue
+        po_line = found.get(ref[:2])
+        if po_line is None:
+            raise PurchasingError(
+                f"{line.reference} ({line.product.sku}): there is no such purchase order line."
+            )
+        if po_line.product_id != line.product.pk:
+            raise PurchasingError(
+                f"{line.reference}: the purchase order line is for {po_line.product.sku}, "
+                f"not {line.product.sku}."
+            )
+        receipts.append(
+            LineReceipt(line=po_line, quantity=line.quantity, source=line.source, delivery=ref[2])
+        )
+    po_results, plain_results = _receive(receipts, plain, user=user)
+    po_iter, plain_iter = iter(po_results), iter(plain_results)
+    return [next(po_iter).receipt if ref else next(plain_iter) for ref in parsed]

@@ -2,13 +2,16 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.exceptions import RestockFileInvalid
+from inventory.exceptions import InventoryError, RestockFileInvalid
 from inventory.restock_import import restock_parse
-from inventory.services import stock_receive_many
+from inventory.services import receipts_apply
 
 
 class Command(BaseCommand):
-    help = "Receive stock from a CSV (source, sku, quantity, reference); '-' reads stdin. All or nothing."
+    help = (
+        "Receive stock from a CSV (source, sku, quantity, reference); '-' reads stdin. All or nothing. "
+        "A reference PO-00042/1 (or PO-00042/1/<delivery>) receives against that purchase order line."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV file path, or - for standard input")
@@ -28,7 +31,10 @@ class Command(BaseCommand):
             for error in exc.errors:
                 self.stderr.write(error)
             raise CommandError(f"{len(exc.errors)} bad row(s) in {file}; nothing was applied.") from exc
-        results = stock_receive_many(lines=lines)
+        try:
+            results = receipts_apply(lines=lines)
+        except InventoryError as exc:  # changed since it was checked (a PO line received meanwhile)
+            raise CommandError(f"{exc} Nothing was applied.") from exc
         for result in results:
             self.stdout.write(result.message)
         added = sum(1 for r in results if r.created)
