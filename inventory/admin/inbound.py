@@ -14,7 +14,7 @@ from catalog.models import Product
 from ..exceptions import InventoryError
 from ..forms import InboundSupplyForm
 from ..inbound_import import InboundLine, inbound_existing, inbound_import_apply, inbound_parse
-from ..models import InboundStatus, InboundSupply
+from ..models import InboundStatus, InboundSupply, PurchaseOrderLine
 from ..services import (
     inbound_cancel,
     inbound_create,
@@ -79,7 +79,7 @@ class InboundSupplyAdmin(ProductSourceColumns, CsvImportMixin, admin.ModelAdmin)
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        if obj.status != InboundStatus.OPEN:
+        if obj.status != InboundStatus.OPEN or self._of_purchase_order(obj):
             return self.change_fields
         # What arrives and when may change; where, what and under which reference may not.
         return ("source", "product", "reference", "status_display", "created_at", "updated_at")
@@ -121,10 +121,28 @@ class InboundSupplyAdmin(ProductSourceColumns, CsvImportMixin, admin.ModelAdmin)
             self.message_user(request, f"Nothing was saved: {exc}", messages.ERROR)
             return redirect(request.get_full_path())
 
+    @staticmethod
+    def _of_purchase_order(supply) -> bool:
+        return PurchaseOrderLine.objects.filter(inbound=supply).exists()
+
+    def _without_purchase_lines(self, request, queryset):
+        """A purchase order's supply moves with its order (received or cancelled there), so its
+        line's received units and the supply never disagree."""
+        owned = list(queryset.filter(purchase_line__isnull=False).values_list("reference", flat=True))
+        if owned:
+            self.message_user(
+                request,
+                f"Left alone, they belong to purchase orders (receive or cancel them there): "
+                f"{references_text(owned)}.",
+                messages.WARNING,
+            )
+        return queryset.filter(purchase_line__isnull=True)
+
     # -- actions -------------------------------------------------------------------------
 
     @admin.action(description="Receive selected inbound supply", permissions=["change"])
     def receive_selected(self, request, queryset):
+        queryset = self._without_purchase_lines(request, queryset)
         received, closed, already, refused = [], [], [], []
         for supply in queryset.select_related("source", "product").order_by("expected_date", "pk"):
             if supply.status == InboundStatus.RECEIVED:
@@ -169,6 +187,7 @@ class InboundSupplyAdmin(ProductSourceColumns, CsvImportMixin, admin.ModelAdmin)
 
     @admin.action(description="Cancel selected inbound supply", permissions=["change"])
     def cancel_selected(self, request, queryset):
+        queryset = self._without_purchase_lines(request, queryset)
         cancelled, received, already = [], [], []
         for supply in queryset.order_by("expected_date", "pk"):
             if supply.status == InboundStatus.CANCELLED:

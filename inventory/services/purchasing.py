@@ -144,6 +144,30 @@ def purchase_order_add_lines(
         return _add_lines(order, lines, first_no=last + 1)
 
 
+def purchase_order_check_lines(*, supplier: Supplier, lines: list[DraftLine]) -> None:
+    """Raise what drafting these lines would raise, writing nothing (a form asks first)."""
+    terms = _terms_by_product(supplier, (line.product.pk for line in lines))
+    today = timezone.localdate()
+    for draft in lines:
+        _line_from_draft(draft, supplier=supplier, terms=terms.get(draft.product.pk), today=today)
+
+
+def purchase_order_set_lines(
+    *, purchase_order: PurchaseOrder, lines: list[DraftLine]
+) -> list[PurchaseOrderLine]:
+    """A draft's lines replaced by these, numbered 1, 2, ... (the admin's inline saves this way;
+    nothing refers to a draft's lines yet)."""
+    with transaction.atomic():
+        order = _lock_orders([purchase_order.pk])[purchase_order.pk]
+        if order.status != PurchaseOrderStatus.DRAFT:
+            raise PurchasingError(
+                f"Purchase order {order.number} is {order.get_status_display().lower()}; "
+                "only a draft's lines change."
+            )
+        order.lines.all().delete()
+        return _add_lines(order, lines, first_no=1)
+
+
 def _lock_orders(ids: Iterable[int]) -> dict[int, PurchaseOrder]:
     rows = (
         PurchaseOrder.objects.select_for_update(of=("self",))

@@ -1,0 +1,457 @@
+"""Suppliers with their terms, and purchase orders: drafted with lines inline, sent, cancelled and
+received through inventory.services.purchasing. Each model keeps its own permissions: a clerk may
+see purchase orders without changing them, or send them without receiving stock."""
+
+import secrets
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, F, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from catalog.models import Product
+
+from ..exceptions import InventoryError
+from ..models import (
+    PURCHASE_ORDER_RECEIVABLE,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    Source,
+    Supplier,
+    SupplierProduct,
+)
+from ..selectors import purchase_lines_late
+from ..services import (
+    DraftLine,
+    LineReceipt,
+    purchase_order_cancel,
+    purchase_order_check_lines,
+    purchase_order_create_draft,
+    purchase_order_receive_many,
+    purchase_order_send,
+    purchase_order_set_lines,
+)
+from ..services.purchasing import DELIVERY_MAX
+from .common import MOVE_STOCK_PERMISSION
+
+
+def _product_autocomplete(model_admin, request) -> tuple[str, ...]:
+    """Search products by SKU when the user may see products; a plain list otherwise."""
+    site = model_admin.admin_site
+    if site.is_registered(Product):
+        product_admin = site.get_model_admin(Product)
+        if product_admin.search_fields and product_admin.has_view_permission(request):
+            return ("product",)
+    return ()
+
+
+# -- suppliers -----------------------------------------------------------------------------
+
+
+class SupplierProductInline(admin.TabularInline):
+    """A supplier's terms per product (its own permissions: supplier terms)."""
+
+    model = SupplierProduct
+    fields = (
+        "product",
+        "supplier_sku",
+        "cost_price",
+        "lead_time_days",
+        "min_order_qty",
+        "pack_size",
+        "is_preferred",
+    )
+    extra = 0
+
+    def get_autocomplete_fields(self, request):
+        return _product_autocomplete(self, request)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ("name", "email", "lead_time_days", "currency", "products")
+    search_fields = ("name", "email")
+    inlines = (SupplierProductInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(product_count=Count("terms"))
+
+    @admin.display(description="products", ordering="product_count")
+    def products(self, supplier):
+        return supplier.product_count
+
+
+# -- purchase orders -----------------------------------------------------------------------
+
+
+def late_days(line: PurchaseOrderLine, today) -> int:
+    """Days a line of a sent order is overdue with units still to come (0: not late)."""
+    if line.purchase_order.status not in PURCHASE_ORDER_RECEIVABLE or not line.outstanding:
+        return 0
+    return max(0, (today - line.expected_date).days)
+
+
+class LateOrdersFilter(admin.SimpleListFilter):
+    title = "late"
+    parameter_name = "late"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "A line is past its expected date")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            late = purchase_lines_late(today=timezone.localdate())
+            return queryset.filter(pk__in=late.values("purchase_order_id"))
+        return queryset
+
+
+class PurchaseOrderLineForm(forms.ModelForm):
+    class Meta:
+        model = PurchaseOrderLine
+        fields = ("product", "source", "quantity", "unit_cost", "expected_date")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "unit_cost" in self.fields:
+            self.fields["unit_cost"].required = False
+            self.fields["unit_cost"].help_text = gettext_lazy("Empty: the supplier's cost price.")
+            self.fields["expected_date"].required = False
+            self.fields["expected_date"].help_text = gettext_lazy("Empty: today + the lead time.")
+            self.fields["source"].queryset = Source.objects.filter(is_active=True)
+
+
+class PurchaseOrderLineFormSet(forms.BaseInlineFormSet):
+    def draft_lines(self) -> list[DraftLine]:
+        return [
+            DraftLine(
+                product=form.cleaned_data["product"],
+                quantity=form.cleaned_data["quantity"],
+                source=form.cleaned_data["source"],
+                unit_cost=form.cleaned_data.get("unit_cost"),
+                expected_date=form.cleaned_data.get("expected_date"),
+            )
+            for form in self.forms
+            if form.has_changed() or form.instance.pk
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors) or not self.instance.supplier_id:
+            return
+        try:
+            purchase_order_check_lines(supplier=self.instance.supplier, lines=self.draft_lines())
+        except InventoryError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    """A draft's lines are edited here (saved through purchase_order_set_lines); a sent order's
+    are read-only, with what was received and whether they are late."""
+
+    model = PurchaseOrderLine
+    form = PurchaseOrderLineForm
+    formset = PurchaseOrderLineFormSet
+    extra = 1
+    draft_fields = ("product", "source", "quantity", "unit_cost", "expected_date")
+    sent_fields = (
+        "line_no",
+        "product",
+        "source",
+        "quantity",
+        "unit_cost",
+        "expected_status",
+        "received_quantity",
+    )
+
+    def get_autocomplete_fields(self, request):
+        return _product_autocomplete(self, request)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product", "source", "purchase_order")
+
+    def _is_draft(self, obj) -> bool:
+        return obj is None or obj.status == PurchaseOrderStatus.DRAFT
+
+    def get_fields(self, request, obj=None):
+        return self.draft_fields if self._is_draft(obj) else self.sent_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if self._is_draft(obj) else self.sent_fields
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return self.extra if self._is_draft(obj) else 0
+
+    def has_add_permission(self, request, obj=None):
+        return self._is_draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_draft(obj) and super().has_delete_permission(request, obj)
+
+    @admin.display(description="expected")
+    def expected_status(self, line):
+        late = late_days(line, timezone.localdate())
+        if late:
+            return format_html(
+                '{} <strong class="purchase-late">— {}</strong>',
+                line.expected_date,
+                _("late %(days)s day(s)") % {"days": late},
+            )
+        return line.expected_date
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "supplier", "status", "line_count", "late_lines", "created_at", "sent_at")
+    list_filter = ("status", LateOrdersFilter, "supplier")
+    search_fields = ("number", "supplier__name")
+    list_select_related = ("supplier",)
+    inlines = (PurchaseOrderLineInline,)
+    actions = ("send_selected", "cancel_selected", "receive_selected")
+    readonly_fields = (
+        "number",
+        "status",
+        "currency",
+        "created_by",
+        "created_at",
+        "sent_at",
+        "received_at",
+        "cancelled_at",
+        "receive_link",
+    )
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("supplier",)
+        return (
+            "number",
+            "supplier",
+            "status",
+            "currency",
+            "created_by",
+            "created_at",
+            "sent_at",
+            "received_at",
+            "cancelled_at",
+            "receive_link",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The supplier is chosen once: a draft's costs and dates come from its terms.
+        return () if obj is None else (*self.readonly_fields, "supplier")
+
+    def get_queryset(self, request):
+        late = Q(
+            lines__expected_date__lt=timezone.localdate(),
+            lines__received_quantity__lt=F("lines__quantity"),
+            status__in=PURCHASE_ORDER_RECEIVABLE,
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                line_total=Count("lines", distinct=True),
+                late_total=Count("lines", filter=late, distinct=True),
+            )
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cancel it instead: a sent order's history stays
+
+    @admin.display(description="lines", ordering="line_total")
+    def line_count(self, order):
+        return order.line_total
+
+    @admin.display(description="late lines", ordering="late_total")
+    def late_lines(self, order):
+        if order.late_total:
+            return format_html('<strong class="purchase-late">{}</strong>', order.late_total)
+        return 0
+
+    @admin.display(description="receive")
+    def receive_link(self, order):
+        if order.status not in PURCHASE_ORDER_RECEIVABLE:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:inventory_purchaseorder_receive", args=[order.pk]),
+            _("Receive a delivery"),
+        )
+
+    # -- saving through the services -------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing of the order itself is edited here; its lines are (save_formset)
+        saved = purchase_order_create_draft(supplier=obj.supplier, lines=[], user=request.user)
+        for name in ("pk", "number", "status", "currency", "created_by", "created_at", "updated_at"):
+            setattr(obj, name, getattr(saved, name))
+        obj._state.adding, obj._state.db = False, saved._state.db
+
+    def save_formset(self, request, form, formset, change):
+        order = form.instance
+        if formset.model is PurchaseOrderLine and order.status == PurchaseOrderStatus.DRAFT:
+            if not change or formset.has_changed():
+                saved = purchase_order_set_lines(purchase_order=order, lines=formset.draft_lines())
+                # What the change message (history) reads: the lines now on the draft.
+                formset.new_objects, formset.changed_objects, formset.deleted_objects = saved, [], []
+            return
+        super().save_formset(request, form, formset, change)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _each(self, request, queryset, service, done: str):
+        moved = []
+        for order in queryset.order_by("pk"):
+            try:
+                service(purchase_order=order, user=request.user)
+            except InventoryError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            moved.append(order.number)
+        if moved:
+            self.message_user(request, done % {"numbers": ", ".join(moved)}, messages.SUCCESS)
+
+    @admin.action(
+        description=gettext_lazy("Send selected purchase orders to their suppliers"), permissions=["change"]
+    )
+    def send_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            purchase_order_send,
+            _("Sent %(numbers)s: emailed to the supplier, now inbound."),
+        )
+
+    @admin.action(description=gettext_lazy("Cancel selected purchase orders"), permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            purchase_order_cancel,
+            _("Cancelled %(numbers)s; their inbound supply is gone."),
+        )
+
+    @admin.action(
+        description=gettext_lazy("Receive a delivery for the selected purchase order"),
+        permissions=["receive"],
+    )
+    def receive_selected(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select one purchase order to receive."), messages.WARNING)
+            return None
+        return redirect("admin:inventory_purchaseorder_receive", queryset.get().pk)
+
+    def has_receive_permission(self, request, obj=None) -> bool:
+        """Receiving changes the order and writes stock: both permissions."""
+        return self.has_change_permission(request, obj) and request.user.has_perm(MOVE_STOCK_PERMISSION)
+
+    # -- the receive page --------------------------------------------------------------------
+
+    def get_urls(self):
+        receive = path(
+            "<int:pk>/receive/",
+            self.admin_site.admin_view(self.receive_view),
+            name="inventory_purchaseorder_receive",
+        )
+        return [receive, *super().get_urls()]
+
+    def receive_view(self, request, pk: int):
+        order = get_object_or_404(PurchaseOrder.objects.select_related("supplier"), pk=pk)
+        if not self.has_receive_permission(request, order):
+            raise PermissionDenied
+        lines = list(order.lines.select_related("product", "source").order_by("line_no"))
+        for line in lines:
+            line.purchase_order = order
+        form = ReceiveDeliveryForm(request.POST or None, lines=lines)
+        if request.method == "POST" and form.is_valid():
+            receipts = [
+                LineReceipt(
+                    line=line, quantity=quantity, source=source, delivery=form.cleaned_data["delivery"]
+                )
+                for line, quantity, source in form.receipts()
+            ]
+            try:
+                results = purchase_order_receive_many(receipts=receipts, user=request.user)
+            except InventoryError as exc:
+                form.add_error(None, str(exc))
+            else:
+                for result in results:
+                    self.message_user(
+                        request, result.message, messages.SUCCESS if result.created else messages.WARNING
+                    )
+                return redirect("admin:inventory_purchaseorder_change", order.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "has_view_permission": self.has_view_permission(request),
+            "title": _("Receive a delivery for %(number)s") % {"number": order.number},
+            "order": order,
+            "form": form,
+            "rows": form.rows(),
+        }
+        return TemplateResponse(request, "admin/inventory/purchaseorder/receive.html", context)
+
+
+class ReceiveDeliveryForm(forms.Form):
+    """Units that arrived per line of one order, and where; one delivery reference for all."""
+
+    delivery = forms.CharField(
+        label=gettext_lazy("delivery"),
+        max_length=DELIVERY_MAX,
+        help_text=gettext_lazy(
+            "The supplier's delivery note. Each line's receipt is referenced <line>/<delivery>: "
+            "the same delivery submitted twice adds once."
+        ),
+    )
+
+    def __init__(self, *args, lines: list[PurchaseOrderLine], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = [line for line in lines if line.outstanding]
+        # A fresh reference per page: a double submit of this page receives once.
+        self.fields["delivery"].initial = f"ADM-{secrets.token_hex(4)}"
+        sources = Source.objects.filter(is_active=True)
+        for line in self.lines:
+            self.fields[f"quantity_{line.pk}"] = forms.IntegerField(
+                label=f"{line.reference} {line.product.sku}",
+                min_value=0,
+                max_value=line.outstanding,
+                required=False,
+                initial=0,
+            )
+            self.fields[f"source_{line.pk}"] = forms.ModelChoiceField(
+                queryset=sources,
+                initial=line.source_id,
+                required=False,  # empty: the line's own
+            )
+
+    def rows(self) -> list[tuple]:
+        return [(line, self[f"quantity_{line.pk}"], self[f"source_{line.pk}"]) for line in self.lines]
+
+    def receipts(self) -> list[tuple]:
+        data = self.cleaned_data
+        return [
+            (line, data[f"quantity_{line.pk}"], data.get(f"source_{line.pk}"))
+            for line in self.lines
+            if data.get(f"quantity_{line.pk}")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not self.receipts():
+            raise ValidationError(_("Enter the units that arrived for at least one line."))
+        return data
