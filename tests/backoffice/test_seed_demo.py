@@ -369,3 +369,30 @@ def test_existing_admin_before_first_run_is_kept():
     assert user.check_password("mine-already")
     assert not user.is_superuser
     assert "unless you changed it" in out
+
+
+def test_suppliers_with_terms_and_a_sent_purchase_order_whose_lines_are_inbound(seeded):
+    from inventory.models import InboundSupply, PurchaseOrder, PurchaseOrderStatus, SupplierProduct
+    from notifications.models import OutboxMessage
+
+    terms = SupplierProduct.objects.select_related("supplier", "product")
+    kettle = sorted((t.supplier.name, t.is_preferred) for t in terms.filter(product__sku="KETTLE-GOOSENECK"))
+    assert kettle == [
+        ("Kestrel Kitchenware", True),
+        ("Northwind Outdoor", False),
+    ]  # two suppliers, one preferred
+    mug = terms.get(product__sku="MUG-ENAMEL-12")
+    assert (mug.min_order_qty, mug.pack_size, mug.effective_lead_time_days) == (12, 6, 7)
+
+    order = PurchaseOrder.objects.get()
+    assert (order.supplier.name, order.status) == ("Northwind Outdoor", PurchaseOrderStatus.SENT)
+    line = order.lines.get()
+    assert (line.product.sku, line.quantity, line.unit_cost) == ("TENT-2P-ULTRA", 4, Decimal("212.00"))
+    supply = InboundSupply.objects.get(reference=line.reference)
+    assert (supply.quantity, supply.expected_date) == (4, timezone.localdate() + dt.timedelta(days=12))
+    assert OutboxMessage.objects.filter(kind="purchase_order", to_email=order.supplier.email).count() == 1
+    assert f"Purchase order {order.number} sent to Northwind Outdoor" in seeded
+
+    out = seed()  # a rerun adds no supplier, terms or purchase order
+    assert "Suppliers: 2 (+0), product terms: 6 (+0)." in out
+    assert PurchaseOrder.objects.count() == 1 and SupplierProduct.objects.count() == 6

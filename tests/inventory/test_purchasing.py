@@ -17,10 +17,12 @@ from inventory.models import (
 )
 from inventory.services import (
     DraftLine,
+    LineReceipt,
     purchase_order_cancel,
     purchase_order_create_draft,
     purchase_order_line_receive,
     purchase_order_move,
+    purchase_order_receive_many,
     purchase_order_send,
 )
 from tests.inventory.factories import SupplierFactory, SupplierProductFactory
@@ -301,3 +303,71 @@ def test_a_line_received_in_full_at_once_moves_a_sent_order_straight_to_received
     purchase_order_line_receive(line=order.lines.get(), quantity=12)
     order.refresh_from_db()
     assert order.status == PurchaseOrderStatus.RECEIVED
+
+
+# -- late lines and promises ---------------------------------------------------------------
+
+
+def test_a_late_po_line_slips_the_promises_it_carries_as_late_inbound_supply_does(acme, main):
+    from orders.services import CartLine, Customer, checkout_place_order, promises_refresh
+    from tests.catalog.factories import ProductFactory
+
+    today = timezone.localdate()
+    lamp = ProductFactory(
+        sku="LAMP-1", backorderable=True, use_global_lead_time_days=False, lead_time_days=40
+    )
+    order = purchase_order_create_draft(
+        supplier=acme,
+        lines=[
+            DraftLine(
+                product=lamp,
+                quantity=3,
+                source=main,
+                unit_cost=Decimal("4"),
+                expected_date=today + dt.timedelta(days=2),
+            )
+        ],
+    )
+    purchase_order_send(purchase_order=order)
+    placed = checkout_place_order(
+        lines=[CartLine(lamp.pk, 2)],
+        customer=Customer(email="ada@example.com", full_name="Ada", address="1 Way"),
+    )
+    row = placed.rows.get()
+    assert row.promise_date == today + dt.timedelta(days=2)  # the PO line covers it
+
+    # Five days on, the line is late and not received: the promise moves to that day, told once.
+    later = today + dt.timedelta(days=5)
+    slips = promises_refresh(product_id=lamp.pk, today=later)
+    assert [(s.was, s.now) for s in slips] == [(today + dt.timedelta(days=2), later)]
+
+    # Part of it arrives: the rest stays inbound and still carries the row.
+    purchase_order_line_receive(line=order.lines.get(), quantity=1)
+    assert promises_refresh(product_id=lamp.pk, today=later) == []
+    row.refresh_from_db()
+    assert row.promise_date == later
+
+
+def test_receiving_many_lines_costs_a_fixed_number_of_queries(acme, main, django_assert_num_queries):
+    from tests.catalog.factories import ProductFactory
+
+    def sent_with(count):
+        products = [ProductFactory() for _ in range(count)]
+        order = purchase_order_create_draft(
+            supplier=acme,
+            lines=[DraftLine(product=p, quantity=5, source=main, unit_cost=Decimal("1")) for p in products],
+        )
+        purchase_order_send(purchase_order=order)
+        return [LineReceipt(line=line, quantity=2) for line in order.lines.all()]
+
+    small, large = sent_with(1), sent_with(8)
+    with django_assert_num_queries(QUERIES_TO_RECEIVE) as one:
+        purchase_order_receive_many(receipts=small)
+    with django_assert_num_queries(len(one.captured_queries)):
+        purchase_order_receive_many(receipts=large)
+
+
+# savepoint, lock orders, lines, inbound; products, received references, sources; stock_receive_many
+# (savepoint, lock products, stock insert, stock rows, seen references, movements, counters,
+# release); lines, inbound; all lines of the orders, the order's move and its event; release
+QUERIES_TO_RECEIVE = 21

@@ -24,8 +24,15 @@ from billing.models import EntryKind, EntryState, LedgerEntry, Settlement
 from billing.money import money_format
 from billing.services import entry_settle, payment_start
 from catalog.models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, PartialAllocation, Product
-from inventory.models import Source
-from inventory.services import ReceiptLine, inbound_create, stock_receive_many
+from inventory.models import PurchaseOrder, Source, Supplier, SupplierProduct
+from inventory.services import (
+    DraftLine,
+    ReceiptLine,
+    inbound_create,
+    purchase_order_create_draft,
+    purchase_order_send,
+    stock_receive_many,
+)
 from orders.models import Order
 from orders.services import CartLine, Customer, checkout_place_order, shipment_create
 
@@ -53,6 +60,33 @@ DEMO_INBOUND = {
     "in_days": 10,
     "reference": "DEMO-PO-1",
 }
+
+# Suppliers and their terms per product (one preferred supplier per product; the kettle has two).
+DEMO_SUPPLIERS = [
+    {
+        "name": "Northwind Outdoor",
+        "email": "orders@northwind-outdoor.invalid",
+        "lead_time_days": 12,
+        "terms": [
+            # sku, supplier SKU, cost, lead time (None: the supplier's), minimum, pack, preferred
+            ("TENT-2P-ULTRA", "NW-T2U", "212.00", None, 2, 1, True),
+            ("SOCKS-HIKE-3", "NW-SH3", "14.50", None, 10, 5, True),
+            ("HEADPHONES-OPEN", "NW-HP-O", "131.00", 20, 1, 1, True),
+            ("KETTLE-GOOSENECK", "NW-KG", "38.00", 18, 4, 2, False),
+        ],
+    },
+    {
+        "name": "Kestrel Kitchenware",
+        "email": "sales@kestrel-kitchen.invalid",
+        "lead_time_days": 7,
+        "terms": [
+            ("KETTLE-GOOSENECK", "KK-1101", "34.00", None, 4, 2, True),
+            ("MUG-ENAMEL-12", "KK-0412", "7.40", None, 12, 6, True),
+        ],
+    },
+]
+# Sent when the shop has no purchase order yet: its lines are inbound at once (dates from the terms).
+DEMO_PURCHASE_ORDER = {"supplier": "Northwind Outdoor", "source": "main", "lines": [("TENT-2P-ULTRA", 4)]}
 
 SOURCES = [
     {"code": "main", "name": "Main warehouse", "priority": 1},
@@ -313,6 +347,7 @@ class Command(BaseCommand):
             received = sum(r.created for r in stock_receive_many(lines=lines))
             admin_created = self._admin_ensure()
             placed = self._orders_ensure(sources)
+            purchasing = self._purchasing_ensure(sources)
         # Outside the transaction: billing calls the provider only after commit.
         paid = self._orders_pay(placed, source=sources["main"]) if placed else ""
 
@@ -320,7 +355,7 @@ class Command(BaseCommand):
             f"Sources: {len(sources)} ({new_sources} new). Products: {len(PRODUCTS)} ({new_products} new). "
             f"Opening stock receipts: {len(lines)} ({received} new). "
             f"Global settings {'created' if settings_created else 'kept as they were'}. "
-            f"Demo orders: {len(placed)} placed{paid}."
+            f"Demo orders: {len(placed)} placed{paid}. {purchasing}"
         )
         site = settings.SITE_URL.rstrip("/")
         password = ADMIN_PASSWORD if admin_created else f"{ADMIN_PASSWORD} (unless you changed it)"
@@ -369,6 +404,52 @@ class Command(BaseCommand):
             )
             for lines in DEMO_ORDERS
         ]
+
+    def _purchasing_ensure(self, sources: dict) -> str:
+        """Suppliers with their terms (what exists is left as the merchant left it), and one
+        purchase order sent through the services when the shop has none. Returns what to print."""
+        new_suppliers = new_terms = terms = 0
+        suppliers = {}
+        for data in DEMO_SUPPLIERS:
+            supplier, created = Supplier.objects.get_or_create(
+                name=data["name"], defaults={"email": data["email"], "lead_time_days": data["lead_time_days"]}
+            )
+            suppliers[supplier.name] = supplier
+            new_suppliers += created
+            products = {p.sku: p for p in Product.objects.filter(sku__in=[t[0] for t in data["terms"]])}
+            for sku, supplier_sku, cost, lead_time, minimum, pack, preferred in data["terms"]:
+                _, created = SupplierProduct.objects.get_or_create(
+                    supplier=supplier,
+                    product=products[sku],
+                    defaults={
+                        "supplier_sku": supplier_sku,
+                        "cost_price": Decimal(cost),
+                        "lead_time_days": lead_time,
+                        "min_order_qty": minimum,
+                        "pack_size": pack,
+                        # Never a second preferred supplier for a product the merchant changed.
+                        "is_preferred": preferred
+                        and not SupplierProduct.objects.filter(
+                            product=products[sku], is_preferred=True
+                        ).exists(),
+                    },
+                )
+                terms += 1
+                new_terms += created
+        said = f"Suppliers: {len(suppliers)} (+{new_suppliers}), product terms: {terms} (+{new_terms})."
+        if PurchaseOrder.objects.exists():
+            return said
+        data = DEMO_PURCHASE_ORDER
+        products = {p.sku: p for p in Product.objects.filter(sku__in=[sku for sku, _ in data["lines"]])}
+        order = purchase_order_create_draft(
+            supplier=suppliers[data["supplier"]],
+            lines=[
+                DraftLine(product=products[sku], quantity=quantity, source=sources[data["source"]])
+                for sku, quantity in data["lines"]
+            ],
+        )
+        purchase_order_send(purchase_order=order)
+        return f"{said} Purchase order {order.number} sent to {order.supplier.name} (inbound now)."
 
     def _orders_pay(self, orders: list[Order], *, source: Source) -> str:
         """The customer approves each order on the dummy provider's page (an authorization
