@@ -32,6 +32,13 @@ class GlobalSettingsAdmin(SingletonModelAdmin):
             },
         ),
         (
+            "Sourcing",
+            {
+                "fields": ("sourcing",),
+                "description": "Shop-wide: which sources serve checkouts and restocked rows.",
+            },
+        ),
+        (
             "Storefront",
             {
                 "fields": ("allowance_notice_threshold",),

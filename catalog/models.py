@@ -6,6 +6,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from solo.models import SingletonModel
 
 
@@ -18,6 +19,16 @@ class Backorders(models.TextChoices):
 class PartialAllocation(models.TextChoices):
     SPLIT = "split", "Split the row: ship what arrived"
     WAIT = "wait", "Wait until the whole row can be covered"
+
+
+class Sourcing(models.TextChoices):
+    """Which active sources serve an order's in-stock lines and a restocked row."""
+
+    PRIORITY = "priority", _("Source priority: lowest priority number first, splitting as needed")
+    FEWEST_SHIPMENTS = (
+        "fewest_shipments",
+        _("Fewest shipments: one source that covers it all when there is one, else priority"),
+    )
 
 
 class PolicyFields(models.Model):
@@ -69,6 +80,18 @@ class GlobalSettings(SingletonModel, PolicyFields):
         default=5,
         help_text='Show customers "Only N more can be backordered" (or pre-ordered) when N, what '
         "a backorder or pre-order limit still allows, is at most this. 0: never.",
+    )
+    # Shop-wide only: one rule for every product, so an order's lines can share a source.
+    sourcing = models.CharField(
+        _("sourcing strategy"),
+        max_length=16,
+        choices=Sourcing.choices,
+        default=Sourcing.PRIORITY,
+        help_text=_(
+            "How checkout and restock allocation pick the sources of in-stock units. Fewest "
+            "shipments serves all of an order's in-stock lines (or a whole waiting row) from the "
+            "first source by priority that has them all, and falls back to priority otherwise."
+        ),
     )
 
     # Shop-wide only: replenishment's average daily demand is the units ordered over this many

@@ -150,6 +150,15 @@ class OrderRow(models.Model):
                 fields=["product", "status", "-queue_tier", "queue_at", "order", "line_no", "id"],
                 name="row_fifo_queue",
             ),
+            # The restock queue (allocation, pre-order release): waiting rows of a product in
+            # queue order (QUEUE_ORDER), so a batch reads its 1,000 rows off the index in
+            # order and stops; row_fifo_queue has the status before the queue keys, so a read
+            # of both waiting statuses had to sort every waiting row of the product.
+            models.Index(
+                fields=["product", "-queue_tier", "queue_at", "order", "line_no", "id"],
+                condition=Q(status__in=WAITING),
+                name="row_waiting_queue",
+            ),
             models.Index(fields=["status", "queue_at"], name="row_status_age"),
             # promises at risk (dashboard): waiting rows by promise date
             models.Index(

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catalog.availability import Availability, StockFigures, availability
-from catalog.models import Product
+from catalog.models import GlobalSettings, Product
 from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Stock, StockMovement
 from inventory.selectors import free_stock_by_product, inbound_open_by_product
@@ -32,13 +32,14 @@ def waiting_units_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[st
 
 
 def availability_for_many(
-    *, products: Iterable[Product], today: dt.date | None = None
+    *, products: Iterable[Product], today: dt.date | None = None, defaults: GlobalSettings | None = None
 ) -> dict[int, Availability]:
-    """Availability of many products in a constant number of queries (four)."""
+    """Availability of many products in a constant number of queries (four; three when the
+    caller has read the global settings already and passes them as ``defaults``)."""
     products = list(products)
     ids = [p.pk for p in products]
     today = today or timezone.localdate()
-    defaults = global_settings_get()
+    defaults = defaults if defaults is not None else global_settings_get()
     free = free_stock_by_product(product_ids=ids)
     waiting = waiting_units_by_product(product_ids=ids)
     inbound = inbound_open_by_product(product_ids=ids)

@@ -18,8 +18,8 @@ from django.utils.html import format_html
 
 from catalog.admin import ProductAdminBase, describe_effective
 from catalog.availability import Availability, PreOrder, is_preorder
-from catalog.models import Product
-from catalog.selectors import product_policy
+from catalog.models import Product, Sourcing
+from catalog.selectors import global_settings_get, product_policy
 from inventory.admin import StockInline
 from inventory.models import Source, Stock
 from inventory.selectors import stocks_in_priority
@@ -154,6 +154,7 @@ class ProductAdmin(ProductAdminBase):
         bound = "units" in request.GET or "source" in request.GET
         form = RestockPreviewForm(request.GET if bound else None)
         today = timezone.localdate()
+        defaults = global_settings_get()
         stocks = list(Stock.objects.filter(product=product).select_related("source"))
         waiting = OrderRow.objects.filter(product=product, status__in=WAITING).aggregate(
             rows=Count("pk"), units=Sum("quantity")
@@ -168,7 +169,8 @@ class ProductAdmin(ProductAdminBase):
             "free": sum(s.free for s in stocks_in_priority(stocks)),
             "waiting_rows": waiting["rows"],
             "waiting_units": waiting["units"] or 0,
-            "policy": product_policy(product=product),
+            "policy": product_policy(product=product, defaults=defaults),
+            "sourcing": Sourcing(defaults.sourcing),
             "preorder_waiting": is_preorder(product, today),
             "has_view_permission": self.has_view_permission(request, product),
             "row_limit": PREVIEW_ROW_LIMIT,

@@ -1,8 +1,9 @@
 """The rule that gives free stock to waiting rows: first come, first served.
 
 Queue order: customer tier (higher first), order time, order, line, row. Sources
-by priority. A batch of rows is read, planned in memory and written with a
-constant number of set-based queries, and commits on its own, so a checkout of
+by the shop's sourcing strategy (priority, or fewest shipments). A batch of rows is
+read off the waiting-queue index as tuples, planned in memory and written with a
+constant number of set-based statements, and commits on its own, so a checkout of
 the same product waits at most one batch for the stock lock and every batch
 leaves the invariants true. Safe to run twice or in two workers at once: the
 product and stock locks serialise them and a second run finds nothing to do.
@@ -16,23 +17,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.availability import is_preorder
-from catalog.models import PartialAllocation, Product
-from catalog.selectors import product_policy
+from catalog.models import PartialAllocation, Product, Sourcing
+from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Source, Stock
 from inventory.selectors import stocks_in_priority
 from inventory.services import stock_allocate, stock_lock
+from inventory.sourcing import sources_choose
 
 from ..models import QUEUE_ORDER, WAITING, OrderRow, RowStatus
 from ..signals import preorders_released, rows_allocated
-from .locks import rows_lock_queue
+from .locks import QueuedRow, queue_head_lock
 from .rows import Move, rows_transition
 
 BATCH_SIZE = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Take:
-    row: OrderRow
+    row: OrderRow | QueuedRow
     quantity: int
     source_id: int
 
@@ -45,14 +47,22 @@ class Plan:
 
 
 def plan_allocation(
-    *, rows: list[OrderRow], free_by_source: list[tuple[int, int]], units: int, partial: str
+    *,
+    rows: list,
+    free_by_source: list[tuple[int, int]],
+    units: int,
+    partial: str,
+    strategy: str = Sourcing.PRIORITY,
 ) -> Plan:
-    """Pure: walk rows in queue order over (source_id, free) pairs in priority order.
+    """Pure: walk rows (anything with ``pk`` and ``quantity``) in queue order over
+    (source_id, free) pairs in priority order.
 
     ``units`` caps what may be given (free stock less safety stock). With ``wait``
-    a row that cannot be covered whole stops the walk: later rows never jump it.
+    a row that cannot be covered whole stops the walk: later rows never jump it. Which
+    sources serve a row is the shop's sourcing strategy (inventory.sourcing).
     """
-    free = [[source_id, amount] for source_id, amount in free_by_source if amount > 0]
+    free = [(source_id, {0: amount}) for source_id, amount in free_by_source if amount > 0]
+    free_at = dict(free)  # the same dicts: a take lowers what the next row sees
     plan = Plan(units_left=units)
     for row in rows:
         if plan.units_left <= 0:
@@ -62,14 +72,9 @@ def plan_allocation(
             plan.blocked = True
             break
         plan.units_left -= need
-        for slot in free:
-            take = min(slot[1], need)
-            if take:
-                plan.takes.append(Take(row=row, quantity=take, source_id=slot[0]))
-                slot[1] -= take
-                need -= take
-            if not need:
-                break
+        for _, source_id, take in sources_choose(needs={0: need}, free=free, strategy=strategy):
+            plan.takes.append(Take(row=row, quantity=take, source_id=source_id))
+            free_at[source_id][0] -= take
     return plan
 
 
@@ -97,24 +102,30 @@ def _allocate_batch(*, product_id: int, today: dt.date, batch_size: int) -> tupl
     with transaction.atomic():
         stocks = stock_lock(product_ids=[product_id])
         product = Product.objects.get(pk=product_id)
-        policy = product_policy(product=product)
+        defaults = global_settings_get()
+        policy = product_policy(product=product, defaults=defaults)
         free_by_source = _free_by_source(stocks)
         units = sum(amount for _, amount in free_by_source) - policy.safety_stock
         if units <= 0:
             return 0, 0, False
-        rows = rows_lock_queue(
-            OrderRow.objects.filter(product_id=product_id, status__in=_waiting_statuses(product, today)),
-            limit=batch_size,
+        rows = queue_head_lock(
+            product_id=product_id, statuses=_waiting_statuses(product, today), limit=batch_size
         )
         plan = plan_allocation(
-            rows=rows, free_by_source=free_by_source, units=units, partial=policy.partial_allocation
+            rows=rows,
+            free_by_source=free_by_source,
+            units=units,
+            partial=policy.partial_allocation,
+            strategy=defaults.sourcing,
         )
         if not plan.takes:
             return 0, 0, False
-        by_stock: dict[Stock, int] = defaultdict(int)
+        by_source: dict[int, int] = defaultdict(int)  # summed first: each stock row written once
         for take in plan.takes:
-            by_stock[stocks[(take.source_id, product_id)]] += take.quantity
-        stock_allocate(takes=list(by_stock.items()))
+            by_source[take.source_id] += take.quantity
+        stock_allocate(
+            takes=[(stocks[(source_id, product_id)], units) for source_id, units in by_source.items()]
+        )
         allocated = rows_transition(
             moves=[
                 Move(t.row, RowStatus.ALLOCATED, quantity=t.quantity, source_id=t.source_id)
@@ -162,7 +173,8 @@ def allocation_preview(
     """
     today = today or timezone.localdate()
     product = Product.objects.get(pk=product_id)
-    policy = product_policy(product=product)
+    defaults = global_settings_get()
+    policy = product_policy(product=product, defaults=defaults)
     stocks = {
         (s.source_id, s.product_id): s
         for s in Stock.objects.filter(product_id=product_id).select_related("source")
@@ -182,6 +194,7 @@ def allocation_preview(
         free_by_source=[(sid, free[sid]) for sid in order],
         units=max(0, total),
         partial=policy.partial_allocation,
+        strategy=defaults.sourcing,
     )
     given = defaultdict(int)
     for take in plan.takes:
@@ -210,9 +223,8 @@ def preorders_release(*, today: dt.date | None = None, batch_size: int = BATCH_S
         while True:
             with transaction.atomic():
                 stock_lock(product_ids=[product_id])
-                rows = rows_lock_queue(
-                    OrderRow.objects.filter(product_id=product_id, status=RowStatus.PREORDERED),
-                    limit=batch_size,
+                rows = queue_head_lock(
+                    product_id=product_id, statuses=[RowStatus.PREORDERED], limit=batch_size
                 )
                 if rows:
                     moved = rows_transition(

@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Product
-from inventory.models import Stock
+from catalog.selectors import global_settings_get
 from inventory.selectors import stocks_in_priority
 from inventory.services import stock_allocate, stock_lock
+from inventory.sourcing import free_by_source, sources_choose
 
 from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
 from ..models import CustomerTier, Order, OrderRow, RowStatus
@@ -101,7 +102,8 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
         ids = [line.product_id for line in lines]
         stocks = stock_lock(product_ids=ids)
         products = Product.objects.in_bulk(ids)
-        found = availability_for_many(products=products.values(), today=today)
+        defaults = global_settings_get()  # read once: the products' policies and the sourcing
+        found = availability_for_many(products=products.values(), today=today, defaults=defaults)
         problems, decisions = [], []
         for line in lines:
             product = products.get(line.product_id)
@@ -126,18 +128,18 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
             address=customer.address,
         )
         rows, takes = [], []
-        by_product: dict[int, list[Stock]] = defaultdict(list)
-        for stock in stocks_in_priority(stocks.values()):
-            by_product[stock.product_id].append(stock)
+        sourced = defaultdict(list)  # product id -> [(source id, units)], the strategy's choice
+        for product_id, source_id, units in sources_choose(
+            needs={product.pk: decision.from_stock for product, decision in decisions},
+            free=free_by_source(stocks_in_priority(stocks.values())),
+            strategy=defaults.sourcing,
+        ):
+            sourced[product_id].append((source_id, units))
         for line_no, (product, decision) in enumerate(decisions, start=1):
             new_row = partial(_new_row, order=order, product=product, line_no=line_no, tier=tier)
-            remaining = decision.from_stock
-            for stock in by_product[product.pk]:
-                take = min(stock.free, remaining)
-                if take > 0:
-                    rows.append(new_row(status=RowStatus.ALLOCATED, quantity=take, source_id=stock.source_id))
-                    takes.append((stock, take))
-                    remaining -= take
+            for source_id, take in sourced[product.pk]:
+                rows.append(new_row(status=RowStatus.ALLOCATED, quantity=take, source_id=source_id))
+                takes.append((stocks[(source_id, product.pk)], take))
             waiting = decision.backordered or decision.preordered
             if waiting:
                 status = RowStatus.BACKORDERED if decision.backordered else RowStatus.PREORDERED

@@ -5,11 +5,26 @@ then order rows, each in primary-key order; one order for every caller means no 
 """
 
 from collections.abc import Iterable
-from operator import attrgetter
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from ..models import QUEUE_ORDER, OrderRow
+
+
+@dataclass(slots=True)
+class QueuedRow:
+    """A waiting row as the restock queue needs it, read as a tuple (no model instance:
+    a batch is 1,000 rows). rows_transition moves it like an OrderRow; the other
+    attributes are set by the move."""
+
+    pk: int
+    product_id: int
+    status: str
+    quantity: int
+    source_id: int | None = None
+    shipment: object = None
+    updated_at: object = None
 
 
 def rows_lock(*, row_ids: Iterable[int] | QuerySet, select_related: Iterable[str] = ()) -> list[OrderRow]:
@@ -27,10 +42,26 @@ def rows_lock(*, row_ids: Iterable[int] | QuerySet, select_related: Iterable[str
     )
 
 
-def rows_lock_queue(queue: QuerySet, *, limit: int) -> list[OrderRow]:
-    """Lock the first ``limit`` rows of ``queue`` (a filter of order rows) in primary-key
-    order, and return them in queue order (QUEUE_ORDER, sorted here as SQL sorts it)."""
-    rows = rows_lock(row_ids=queue.order_by(*QUEUE_ORDER).values("pk")[:limit])
-    for field in reversed(QUEUE_ORDER):  # stable sorts, last key first
-        rows.sort(key=attrgetter(field.lstrip("-")), reverse=field.startswith("-"))
-    return rows
+def queue_head_lock(*, product_id: int, statuses: Iterable[str], limit: int) -> list[QueuedRow]:
+    """Lock the first ``limit`` rows of the product's queue in these statuses, in
+    primary-key order like rows_lock, and return them in queue order as QueuedRows.
+
+    Two short queries: the head's ids in queue order (off the partial index
+    row_waiting_queue, which stops after ``limit`` rows), then the lock of those rows
+    returning only what planning needs (no model instances, no timestamps). The status
+    is checked again under the lock.
+    Must run inside transaction.atomic(), after the product's stock lock.
+    """
+    statuses = list(statuses)
+    head = OrderRow.objects.filter(product_id=product_id, status__in=statuses).order_by(*QUEUE_ORDER)
+    ids = list(head.values_list("pk", flat=True)[:limit])
+    # The head again as a subquery, not 1,000 parameters (psycopg parses each of them);
+    # under the product's lock it is the same set.
+    locked = {
+        pk: (status, quantity)
+        for pk, status, quantity in OrderRow.objects.select_for_update(of=("self",))
+        .filter(pk__in=head.values("pk")[:limit], status__in=statuses)
+        .order_by("pk")
+        .values_list("pk", "status", "quantity")
+    }
+    return [QueuedRow(pk, product_id, *locked[pk]) for pk in ids if pk in locked]

@@ -74,6 +74,7 @@ def test_global_settings_can_be_changed_from_the_admin(admin_client):
             "partial_allocation": "wait",
             "allowance_notice_threshold": "3",
             "demand_window_days": "21",
+            "sourcing": "fewest_shipments",
         },
     )
 
@@ -83,6 +84,7 @@ def test_global_settings_can_be_changed_from_the_admin(admin_client):
     assert (saved.safety_stock, saved.low_stock_threshold, saved.lead_time_days) == (2, 3, 10)
     assert (saved.partial_allocation, saved.allowance_notice_threshold) == ("wait", 3)
     assert saved.demand_window_days == 21
+    assert saved.sourcing == "fewest_shipments"
     assert GlobalSettings.objects.count() == 1
 
 

@@ -14,11 +14,12 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from catalog.models import Sourcing
 from inventory.models import Stock
 from orders.models import Order, OrderRow, RowEvent, RowStatus
 from orders.services import CartLine, Customer, backorders_allocate, checkout_place_order, row_cancel
 from orders.services.allocation import BATCH_SIZE
-from tests.catalog.factories import ProductFactory
+from tests.catalog.factories import ProductFactory, global_settings_set
 from tests.helpers import celery_publishing, receive
 from tests.inventory.factories import SourceFactory
 from tests.workers import RESTORE_SECONDS, VISIBILITY_TIMEOUT, wait_until
@@ -90,6 +91,39 @@ def test_two_allocation_jobs_and_a_cancellation_racing(round_no, no_allocation_t
     assert stock_of(product) == (7, 7)
     holder.refresh_from_db()
     assert holder.status == RowStatus.CANCELLED
+    invariants()
+
+
+@pytest.mark.parametrize("sourcing", [Sourcing.PRIORITY, Sourcing.FEWEST_SHIPMENTS])
+def test_two_allocations_of_a_long_queue_at_once_give_each_unit_once(
+    sourcing, no_allocation_trigger, invariants
+):
+    """The set-based path (queue read as tuples, moves and events in one statement per
+    group) under two jobs at once: batches of 4 rows over two sources, rows of 1-3 units."""
+    global_settings_set(sourcing=sourcing)
+    main = SourceFactory(code="main", priority=1)
+    overflow = SourceFactory(code="overflow", priority=2)
+    product = ProductFactory(backorderable=True)
+    waiting = [place(product, 1 + n % 3, n) for n in range(24)]  # 48 units waiting
+    with no_allocation_trigger():
+        receive(product, 17, main)
+        receive(product, 12, overflow)
+
+    errors = race(*[lambda: backorders_allocate(product_id=product.pk, batch_size=4)] * 2)
+
+    assert errors == []
+    # First come, first served whatever the sources: 29 units to the first rows, the
+    # 15th row (3 units) split 2 + 1.
+    expected, left = {}, 29
+    for row in waiting:
+        if left:
+            expected[row.pk] = min(row.quantity, left)
+            left -= expected[row.pk]
+    assert units_by_origin(product.pk) == expected
+    assert stock_of(product) == (29, 29)
+    allocated = OrderRow.objects.filter(product=product, status=RowStatus.ALLOCATED)
+    events = RowEvent.objects.filter(row__product=product, to_status=RowStatus.ALLOCATED)
+    assert sorted(events.values_list("row_id", "quantity")) == sorted(allocated.values_list("pk", "quantity"))
     invariants()
 
 
@@ -175,7 +209,7 @@ def _backend_alive(pid: int) -> bool:
 FREEZE = {
     "mid-transaction": (
         "LOCK TABLE orders_orderrow IN SHARE MODE",
-        'UPDATE "orders_orderrow" SET "status" = ',
+        "WITH moved AS (",  # orders.services.rows: the rows' move with their events
         False,
     ),
     "at-commit": ("SELECT id FROM orders_order WHERE id = %(order)s FOR UPDATE", "COMMIT", True),

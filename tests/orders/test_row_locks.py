@@ -31,7 +31,11 @@ from tests.inventory.factories import SourceFactory
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 ROW_LOCK = re.compile(r'FROM "orders_orderrow".* FOR UPDATE OF "orders_orderrow"$')
-BY_ID = re.compile(r'ORDER BY "orders_orderrow"\."id" ASC FOR UPDATE OF "orders_orderrow"$')
+# By the key, named or (when the key is the first column read) by its position.
+BY_ID = re.compile(
+    r'ORDER BY "orders_orderrow"\."id" ASC FOR UPDATE OF "orders_orderrow"$'
+    r'|^SELECT "orders_orderrow"\."id" AS "pk", .* ORDER BY 1 ASC FOR UPDATE OF "orders_orderrow"$'
+)
 PRODUCT_LOCK = 'FROM "catalog_product" WHERE "catalog_product"."id" IN'
 
 
