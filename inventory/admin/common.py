@@ -5,6 +5,8 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.urls import reverse
 
+from catalog.models import Product
+
 # The ledger's add permission guards every page that writes stock through a service.
 MOVE_STOCK_PERMISSION = "inventory.add_stockmovement"
 
@@ -59,3 +61,14 @@ class ProductSourceColumns:
     @admin.display(description="source", ordering="source__priority")
     def source_code(self, obj):
         return obj.source.code
+
+
+def product_autocomplete(model_admin, request) -> tuple[str, ...]:
+    """``autocomplete_fields`` for a "product" field: search by SKU when the user may see
+    products, a plain list otherwise."""
+    site = model_admin.admin_site
+    if site.is_registered(Product):
+        product_admin = site.get_model_admin(Product)
+        if product_admin.search_fields and product_admin.has_view_permission(request):
+            return ("product",)
+    return ()

@@ -9,8 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from catalog.models import Product
-
 from ..exceptions import InventoryError
 from ..forms import InboundSupplyForm
 from ..inbound_import import InboundLine, inbound_existing, inbound_import_apply, inbound_parse
@@ -21,7 +19,7 @@ from ..services import (
     inbound_receive,
     inbound_update,
 )
-from .common import ProductSourceColumns
+from .common import ProductSourceColumns, product_autocomplete
 from .uploads import PREVIEW_PAGE_SIZE, CsvImportMixin, references_text
 
 # -- inbound supply ----------------------------------------------------------------------
@@ -69,12 +67,7 @@ class InboundSupplyAdmin(ProductSourceColumns, CsvImportMixin, admin.ModelAdmin)
         return self.add_fields if obj is None else self.change_fields
 
     def get_autocomplete_fields(self, request):
-        """Search products by SKU when the user may see products; a plain list otherwise."""
-        if self.admin_site.is_registered(Product):
-            product_admin = self.admin_site.get_model_admin(Product)
-            if product_admin.search_fields and product_admin.has_view_permission(request):
-                return ("product",)
-        return ()
+        return product_autocomplete(self, request)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

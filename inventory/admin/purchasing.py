@@ -16,8 +16,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from catalog.models import Product
-
 from ..exceptions import InventoryError
 from ..models import (
     PURCHASE_ORDER_RECEIVABLE,
@@ -40,18 +38,7 @@ from ..services import (
     purchase_order_set_lines,
 )
 from ..services.purchasing import DELIVERY_MAX
-from .common import MOVE_STOCK_PERMISSION
-
-
-def _product_autocomplete(model_admin, request) -> tuple[str, ...]:
-    """Search products by SKU when the user may see products; a plain list otherwise."""
-    site = model_admin.admin_site
-    if site.is_registered(Product):
-        product_admin = site.get_model_admin(Product)
-        if product_admin.search_fields and product_admin.has_view_permission(request):
-            return ("product",)
-    return ()
-
+from .common import MOVE_STOCK_PERMISSION, product_autocomplete
 
 # -- suppliers -----------------------------------------------------------------------------
 
@@ -72,7 +59,7 @@ class SupplierProductInline(admin.TabularInline):
     extra = 0
 
     def get_autocomplete_fields(self, request):
-        return _product_autocomplete(self, request)
+        return product_autocomplete(self, request)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product")
@@ -176,7 +163,7 @@ class PurchaseOrderLineInline(admin.TabularInline):
     )
 
     def get_autocomplete_fields(self, request):
-        return _product_autocomplete(self, request)
+        return product_autocomplete(self, request)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product", "source", "purchase_order")
@@ -235,20 +222,7 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     )
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return ("supplier",)
-        return (
-            "number",
-            "supplier",
-            "status",
-            "currency",
-            "created_by",
-            "created_at",
-            "sent_at",
-            "received_at",
-            "cancelled_at",
-            "receive_link",
-        )
+        return ("supplier",) if obj is None else ("supplier", *self.readonly_fields)
 
     def get_readonly_fields(self, request, obj=None):
         # The supplier is chosen once: a draft's costs and dates come from its terms.

@@ -102,18 +102,32 @@ def _line_from_draft(
     )
 
 
+def _build_lines(supplier: Supplier, lines: list[DraftLine]) -> list[PurchaseOrderLine]:
+    terms = _terms_by_product(supplier, (line.product.pk for line in lines))
+    today = timezone.localdate()
+    return [
+        _line_from_draft(draft, supplier=supplier, terms=terms.get(draft.product.pk), today=today)
+        for draft in lines
+    ]
+
+
 def _add_lines(
     purchase_order: PurchaseOrder, lines: list[DraftLine], first_no: int
 ) -> list[PurchaseOrderLine]:
-    supplier = purchase_order.supplier
-    terms = _terms_by_product(supplier, (line.product.pk for line in lines))
-    today = timezone.localdate()
-    built = []
-    for offset, draft in enumerate(lines):
-        line = _line_from_draft(draft, supplier=supplier, terms=terms.get(draft.product.pk), today=today)
+    built = _build_lines(purchase_order.supplier, lines)
+    for offset, line in enumerate(built):
         line.purchase_order, line.line_no = purchase_order, first_no + offset
-        built.append(line)
     return PurchaseOrderLine.objects.bulk_create(built)
+
+
+def _lock_draft(purchase_order: PurchaseOrder) -> PurchaseOrder:
+    order = _lock_orders([purchase_order.pk])[purchase_order.pk]
+    if order.status != PurchaseOrderStatus.DRAFT:
+        raise PurchasingError(
+            f"Purchase order {order.number} is {order.get_status_display().lower()}; "
+            "only a draft's lines change."
+        )
+    return order
 
 
 def purchase_order_create_draft(*, supplier: Supplier, lines: list[DraftLine], user=None) -> PurchaseOrder:
@@ -134,22 +148,14 @@ def purchase_order_add_lines(
 ) -> list[PurchaseOrderLine]:
     """More lines on a draft (the admin's inline), numbered after the last one."""
     with transaction.atomic():
-        order = _lock_orders([purchase_order.pk])[purchase_order.pk]
-        if order.status != PurchaseOrderStatus.DRAFT:
-            raise PurchasingError(
-                f"Purchase order {order.number} is {order.get_status_display().lower()}; "
-                "only a draft takes new lines."
-            )
+        order = _lock_draft(purchase_order)
         last = order.lines.order_by("-line_no").values_list("line_no", flat=True).first() or 0
         return _add_lines(order, lines, first_no=last + 1)
 
 
 def purchase_order_check_lines(*, supplier: Supplier, lines: list[DraftLine]) -> None:
     """Raise what drafting these lines would raise, writing nothing (a form asks first)."""
-    terms = _terms_by_product(supplier, (line.product.pk for line in lines))
-    today = timezone.localdate()
-    for draft in lines:
-        _line_from_draft(draft, supplier=supplier, terms=terms.get(draft.product.pk), today=today)
+    _build_lines(supplier, lines)
 
 
 def purchase_order_set_lines(
@@ -158,12 +164,7 @@ def purchase_order_set_lines(
     """A draft's lines replaced by these, numbered 1, 2, ... (the admin's inline saves this way;
     nothing refers to a draft's lines yet)."""
     with transaction.atomic():
-        order = _lock_orders([purchase_order.pk])[purchase_order.pk]
-        if order.status != PurchaseOrderStatus.DRAFT:
-            raise PurchasingError(
-                f"Purchase order {order.number} is {order.get_status_display().lower()}; "
-                "only a draft's lines change."
-            )
+        order = _lock_draft(purchase_order)
         order.lines.all().delete()
         return _add_lines(order, lines, first_no=1)
 
