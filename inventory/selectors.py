@@ -31,6 +31,16 @@ def free_stock_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
     return {row["product_id"]: row["free"] or 0 for row in rows}
 
 
+def free_stock_of_locked(stocks: Iterable[Stock]) -> dict[int, int]:
+    """free_stock_by_product for stock rows already in hand (locked, with their source):
+    the same sum over active sources, no query."""
+    free: dict[int, int] = {}
+    for stock in stocks:
+        if stock.source.is_active:
+            free[stock.product_id] = free.get(stock.product_id, 0) + stock.free
+    return free
+
+
 def stocks_in_priority(stocks: Iterable[Stock]) -> list[Stock]:
     """Loaded stock rows whose free units count (active sources, as in free_by_product), in
     the order units are taken from them: source priority, then source id."""

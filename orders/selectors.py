@@ -38,11 +38,29 @@ def availability_for_many(
     caller has read the global settings already and passes them as ``defaults``)."""
     products = list(products)
     ids = [p.pk for p in products]
+    return availability_from(
+        products=products,
+        defaults=defaults if defaults is not None else global_settings_get(),
+        free=free_stock_by_product(product_ids=ids),
+        waiting=waiting_units_by_product(product_ids=ids),
+        inbound=inbound_open_by_product(product_ids=ids),
+        today=today,
+    )
+
+
+def availability_from(
+    *,
+    products: Iterable[Product],
+    defaults: GlobalSettings,
+    free: dict[int, int],
+    waiting: dict[int, dict[str, int]],
+    inbound: dict[int, list[tuple]],
+    today: dt.date | None = None,
+) -> dict[int, Availability]:
+    """Availability of products from figures the caller already has (no query): checkout
+    gathers them under its locks, free stock from the stock rows it locked. The figures
+    are those of availability_for_many's queries, in the same shapes."""
     today = today or timezone.localdate()
-    defaults = defaults if defaults is not None else global_settings_get()
-    free = free_stock_by_product(product_ids=ids)
-    waiting = waiting_units_by_product(product_ids=ids)
-    inbound = inbound_open_by_product(product_ids=ids)
     result = {}
     for product in products:
         units = waiting.get(product.pk, {})

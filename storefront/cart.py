@@ -22,6 +22,10 @@ SESSION_KEY = "cart"
 SEEN_KEY = "cart_seen"
 
 
+class CartChanged(Exception):
+    """The cart reads differently from what the customer saw: show it again, place nothing."""
+
+
 @dataclass(frozen=True)
 class ReviewedLine:
     product: Product
@@ -145,6 +149,29 @@ class Cart:
         self.session.pop(SESSION_KEY, None)
         self.session.pop(SEEN_KEY, None)
         self.session.modified = True
+
+    # -- checkout: decided once, under the checkout's locks -----------------------------
+    def lines_to_place(self) -> list[CartLine] | None:
+        """The lines to place as the customer last saw them, read from the session only;
+        None when the cart is empty or holds anything unreadable (the review handles it)."""
+        stored = self.session.get(SESSION_KEY)
+        if not isinstance(stored, dict) or not stored:
+            return None
+        quantities = self.quantities()
+        if len(quantities) != len(stored):
+            return None
+        return [CartLine(product_id=pid, quantity=quantity) for pid, quantity in quantities.items()]
+
+    def refuse_if_changed(self, decided: list) -> None:
+        """checkout_place_order's ``check``, under its locks: raise CartChanged if any line
+        reads differently from what the customer saw, exactly when the review would have
+        told them (a product gone or withdrawn, an outcome change worth a notice)."""
+        seen = self._seen()
+        for line, product, decision in decided:
+            if product is None or not product.is_active:
+                raise CartChanged()
+            if self._change_notice(product, seen.get(str(line.product_id)), decision):
+                raise CartChanged()
 
     # -- the check every cart and checkout view makes ----------------------------------
     def review(self) -> CartReview:

@@ -26,9 +26,19 @@ def stock_lock(*, product_ids: Iterable[int], create_for: Iterable[StockKey] = (
     Missing stock rows named in ``create_for`` are created while locked.
     Must run inside transaction.atomic().
     """
+    return stock_lock_with_products(product_ids=product_ids, create_for=create_for)[1]
+
+
+def stock_lock_with_products(
+    *, product_ids: Iterable[int], create_for: Iterable[StockKey] = ()
+) -> tuple[dict[int, Product], dict[StockKey, Stock]]:
+    """stock_lock, also returning the locked products by id (as the lock read them: a
+    caller needs no second read). Products that do not exist are simply absent."""
     ids = sorted(set(product_ids))
     # NO KEY UPDATE: rows inserted meanwhile may still reference the product.
-    list(Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
+    products = {
+        p.pk: p for p in Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+    }
     missing = set(create_for)
     if missing:
         Stock.objects.bulk_create(
@@ -41,7 +51,7 @@ def stock_lock(*, product_ids: Iterable[int], create_for: Iterable[StockKey] = (
         .select_related("source")
         .order_by("pk")
     )
-    return {(row.source_id, row.product_id): row for row in rows}
+    return products, {(row.source_id, row.product_id): row for row in rows}
 
 
 def announce_stock_freed(product_ids: Iterable[int]) -> None:

@@ -3,21 +3,23 @@
 import datetime as dt
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.availability import Decision
 from catalog.models import Product
 from catalog.selectors import global_settings_get
-from inventory.selectors import stocks_in_priority
-from inventory.services import stock_allocate, stock_lock
+from inventory.selectors import free_stock_of_locked, inbound_open_by_product, stocks_in_priority
+from inventory.services import stock_allocate, stock_lock_with_products
 from inventory.sourcing import free_by_source, sources_choose
 
 from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
 from ..models import CustomerTier, Order, OrderRow, RowStatus
-from ..selectors import availability_for_many
+from ..selectors import availability_from, waiting_units_by_product
 from ..signals import order_placed
 from .rows import Change, row_events_write
 
@@ -72,11 +74,26 @@ def _new_row(
     )
 
 
-def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt.date | None = None) -> Order:
+# What a caller may check under the locks before anything is written: each line with its
+# product (None: it no longer exists) and its decision (None with no product). Raising
+# refuses the checkout; nothing has been written yet and the transaction rolls back.
+LinesCheck = Callable[[list[tuple[CartLine, Product | None, Decision | None]]], None]
+
+
+def checkout_place_order(
+    *,
+    lines: list[CartLine],
+    customer: Customer,
+    today: dt.date | None = None,
+    check: LinesCheck | None = None,
+) -> Order:
     """Place an order in one transaction, or refuse it whole with every problem named.
 
     Each line takes free stock from sources by priority (a row per source), and the
     rest becomes backordered or pre-ordered when the product's policy and limits allow.
+    Availability is decided once, under the locks, from the rows the locks read; the
+    storefront passes ``check`` to refuse a cart whose lines changed since the
+    customer saw them, instead of reviewing the cart again before the transaction.
     """
     lines = _clean_lines(lines)
     if not lines:
@@ -94,25 +111,39 @@ def checkout_place_order(*, lines: list[CartLine], customer: Customer, today: dt
                 ]
             )
     # Everything that needs no lock is done before the locks: they are held until commit.
+    # Inbound supply only sets the promise date of waiting units, and no lock guards it.
+    ids = [line.product_id for line in lines]
     number = _new_order_number()
     tier = 0
     if customer.user is not None:
         tier = CustomerTier.objects.filter(user=customer.user).values_list("priority", flat=True).first() or 0
+    defaults = global_settings_get()  # read once: the products' policies and the sourcing
+    inbound = inbound_open_by_product(product_ids=ids)
     with transaction.atomic():
-        ids = [line.product_id for line in lines]
-        stocks = stock_lock(product_ids=ids)
-        products = Product.objects.in_bulk(ids)
-        defaults = global_settings_get()  # read once: the products' policies and the sourcing
-        found = availability_for_many(products=products.values(), today=today, defaults=defaults)
+        products, stocks = stock_lock_with_products(product_ids=ids)
+        found = availability_from(
+            products=products.values(),
+            defaults=defaults,
+            free=free_stock_of_locked(stocks.values()),
+            waiting=waiting_units_by_product(product_ids=ids),
+            inbound=inbound,
+            today=today,
+        )
+        decided = [
+            (line, products.get(line.product_id), found[line.product_id].decide(line.quantity))
+            if line.product_id in products
+            else (line, None, None)
+            for line in lines
+        ]
+        if check is not None:
+            check(decided)
         problems, decisions = [], []
-        for line in lines:
-            product = products.get(line.product_id)
+        for line, product, decision in decided:
             if product is None:
                 problems.append(
                     LineProblem("?", line.quantity, 0, "A product in your cart no longer exists.")
                 )
                 continue
-            decision = found[product.pk].decide(line.quantity)
             if not decision.ok:
                 problems.append(LineProblem(product.name, line.quantity, decision.salable, decision.reason))
             decisions.append((product, decision))

@@ -7,12 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from orders.exceptions import CheckoutRefused, EmptyCart
+from orders.exceptions import CheckoutRefused
 from orders.links import guest_order_path
 from orders.services import Customer, checkout_place_order
 
 from ..access import order_remember, order_visible
-from ..cart import Cart
+from ..cart import Cart, CartChanged
 from ..forms import CheckoutForm
 from ..money import cart_totals, order_money
 from .account import orders_with_rows
@@ -30,43 +30,51 @@ def _checkout_initial(request: HttpRequest) -> dict:
     }
 
 
+def _customer(request: HttpRequest, form: CheckoutForm) -> Customer:
+    data = form.cleaned_data
+    return Customer(
+        email=data["email"],
+        full_name=data["full_name"],
+        address=data["address"],
+        user=request.user if request.user.is_authenticated else None,
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
     cart = Cart(request.session)
-    review = cart.review()
-    review.flash(request)
-    if review.is_empty:
-        if not review.notices:
-            messages.info(request, "Your cart is empty.")
-        return redirect("storefront:cart")
     problems = []
     if request.method == "POST":
         form = CheckoutForm(request.POST)
-        if review.notices:
-            # The customer has not seen these changes yet: show them before placing anything.
-            messages.warning(request, "Your cart changed. Please check it, then place your order again.")
-        elif form.is_valid():
-            data = form.cleaned_data
-            customer = Customer(
-                email=data["email"],
-                full_name=data["full_name"],
-                address=data["address"],
-                user=request.user if request.user.is_authenticated else None,
-            )
+        # The cart is checked once, by the checkout under its locks (refuse_if_changed):
+        # a cart that changed since the customer saw it places nothing and is shown again.
+        if form.is_valid() and (lines := cart.lines_to_place()):
             try:
-                order = checkout_place_order(lines=review.cart_lines(), customer=customer)
+                order = checkout_place_order(
+                    lines=lines, customer=_customer(request, form), check=cart.refuse_if_changed
+                )
+            except CartChanged:
+                pass
             except CheckoutRefused as refused:
                 problems = refused.problems
-            except EmptyCart:
-                messages.info(request, "Your cart is empty.")
-                return redirect("storefront:cart")
             else:
                 cart.clear()
                 order_remember(request, order.number)
                 messages.success(request, f"Your order {order.number} is placed. Please pay to confirm it.")
                 return redirect("storefront:order_pay", number=order.number)
     else:
+        form = None
+    review = cart.review()
+    review.flash(request)
+    if review.is_empty:
+        if not review.notices:
+            messages.info(request, "Your cart is empty.")
+        return redirect("storefront:cart")
+    if form is None:
         form = CheckoutForm(initial=_checkout_initial(request))
+    elif review.notices and not problems:
+        # The customer has not seen these changes yet: show them before placing anything.
+        messages.warning(request, "Your cart changed. Please check it, then place your order again.")
     return render(
         request,
         "storefront/checkout.html",

@@ -50,12 +50,13 @@ def test_checkout_costs_the_same_queries_for_1_5_or_20_lines(
         receive(product, 1, overflow)
         lines.append((product, 3))  # a row from each source and one backordered: 3 rows a line
 
-    # Before the locks: customer tier. Then savepoint; lock products, lock stock; products;
-    # availability (global settings, free stock, waiting units, inbound supply); order
+    # Before the locks: customer tier, global settings, inbound supply (it only dates the
+    # waiting units). Then savepoint; lock products (the products themselves: no second
+    # read), lock stock (free stock is summed from these rows); waiting units; order
     # insert; stock update; rows insert; events insert; the order's note for its emails
     # (rendered after commit, see tests/notifications/test_order_placed_notes.py); the
-    # order's totals (billing); release.
-    with django_assert_num_queries(16):
+    # order's totals (billing); release. Availability is decided once, from these.
+    with django_assert_num_queries(14):
         order = place(lines, user=user)
 
     assert order.rows.count() == 3 * count
