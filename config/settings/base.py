@@ -227,6 +227,9 @@ OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_RETRY_SECONDS = env.float("OUTBOX_RETRY_SECONDS", default=30.0)
 OUTBOX_RETRY_MAX_SECONDS = env.float("OUTBOX_RETRY_MAX_SECONDS", default=3600.0)
+# One send job per burst of writes: the first write in this window queues the job to start
+# when the window ends, the others find it queued (0: a job per write).
+OUTBOX_SEND_WINDOW_SECONDS = env.float("OUTBOX_SEND_WINDOW_SECONDS", default=1.0)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
