@@ -74,3 +74,9 @@ class InvalidReturnMove(OrderError):
     def __init__(self, *, return_id: int, from_status: str, to_status: str) -> None:
         self.return_id, self.from_status, self.to_status = return_id, from_status, to_status
         super().__init__(f"Return {return_id} cannot move from {from_status} to {to_status}.")
+
+
+class InvalidTracking(OrderError):
+    def __init__(self, *, field: str, value: str, message: str) -> None:
+        self.field, self.value = field, value
+        super().__init__(message)

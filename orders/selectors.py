@@ -15,7 +15,7 @@ from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Stock, StockMovement
 from inventory.selectors import free_stock_by_product, inbound_open_by_product
 
-from .models import WAITING, OrderRow, RowEvent, RowStatus
+from .models import RETURN_HOLDS, WAITING, OrderRow, ReturnRequest, RowEvent, RowStatus
 
 
 def waiting_units_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -200,3 +200,31 @@ def age_bucket_q(bucket: AgeBucket, *, now: dt.datetime) -> Q:
 def rows_waiting_in(rows: QuerySet, *, bucket: AgeBucket, now: dt.datetime | None = None) -> QuerySet:
     """The waiting rows (backordered and pre-ordered) of ``rows`` in an age group."""
     return rows.filter(age_bucket_q(bucket, now=now or timezone.now()), status__in=WAITING)
+
+
+def units_held(*, row_ids) -> dict[int, int]:
+    """Units of each row already returned or asked back (rejected returns hold none)."""
+    held = (
+        ReturnRequest.objects.filter(row_id__in=list(row_ids), status__in=RETURN_HOLDS)
+        .values("row_id")
+        .annotate(units=Sum("quantity"))
+    )
+    return {h["row_id"]: h["units"] for h in held}
+
+
+def return_window_open(shipped_at: dt.datetime, *, now: dt.datetime | None = None) -> bool:
+    return (now or timezone.now()) <= shipped_at + dt.timedelta(days=settings.RETURNS_WINDOW_DAYS)
+
+
+def rows_returnable(*, order_id: int, now: dt.datetime | None = None) -> dict[int, int]:
+    """Shipped rows of the order the customer may still ask to return (within the return
+    window, units not already returned or asked back): row id → units. Two queries."""
+    shipped = list(
+        OrderRow.objects.filter(order_id=order_id, status=RowStatus.SHIPPED)
+        .select_related("shipment")
+        .only("pk", "quantity", "shipment__shipped_at")
+    )
+    open_rows = [row for row in shipped if return_window_open(row.shipment.shipped_at, now=now)]
+    held = units_held(row_ids=[row.pk for row in open_rows]) if open_rows else {}
+    left = {row.pk: row.quantity - held.get(row.pk, 0) for row in open_rows}
+    return {pk: units for pk, units in left.items() if units > 0}

@@ -5,6 +5,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from notifications.accounts import password_reset_mail
 from orders.services import MAX_LINE_QUANTITY
@@ -53,6 +54,19 @@ class CartRemoveForm(forms.Form):
 
 class RowCancelForm(forms.Form):
     row_id = id_field()
+
+
+class ReturnRequestForm(forms.Form):
+    """Units of one shipped row the customer asks to send back, and why."""
+
+    row_id = id_field()
+    quantity = quantity_field(label=_("Quantity to return"))
+    reason = forms.CharField(
+        label=_("Why are you returning it?"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
+        error_messages={"required": _("Please say why you are returning these items.")},
+    )
 
 
 class CheckoutForm(forms.Form):

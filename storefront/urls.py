@@ -20,6 +20,7 @@ urlpatterns = [
     path("account/", account.account, name="account"),
     path("account/orders/<str:number>/", account.order_detail, name="order_detail"),
     path("account/orders/<str:number>/cancel/", account.order_row_cancel, name="order_row_cancel"),
+    path("account/orders/<str:number>/return/", account.order_return, name="order_return"),
     path("orders/<str:token>/", links.guest_order, name="guest_order"),
     path("orders/<str:token>/cancel/", links.guest_row_cancel, name="guest_row_cancel"),
     path("orders/<str:token>/pay/", payment.guest_pay, name="guest_pay"),

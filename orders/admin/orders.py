@@ -3,7 +3,9 @@
 from collections import defaultdict
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Exists, OuterRef
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,10 +13,10 @@ from django.utils.html import format_html
 
 from inventory.models import Source
 
-from ..exceptions import OrderError
+from ..exceptions import InvalidTracking, OrderError
 from ..models import WAITING, CustomerTier, Order, OrderRow, RowEvent, RowStatus, Shipment
 from ..selectors import age_buckets, aged_bucket, rows_waiting_in
-from ..services import row_cancel, row_change_source, row_release, shipment_create
+from ..services import row_cancel, row_change_source, row_release, shipment_create, tracking_clean
 
 
 class HasRowsInStatus(admin.SimpleListFilter):
@@ -82,13 +84,106 @@ class OrderRowInline(admin.TabularInline):
 
 class ShipmentInline(admin.TabularInline):
     model = Shipment
-    fields = ("source", "shipped_at", "shipped_by")
+    fields = ("source", "shipped_at", "shipped_by", "carrier", "tracking")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="tracking")
+    def tracking(self, shipment):
+        if shipment.tracking_url:
+            return format_html(
+                '<a href="{}" rel="noopener" target="_blank">{}</a>',
+                shipment.tracking_url,
+                shipment.tracking_number,
+            )
+        return shipment.tracking_number or "—"
+
+
+class ShipmentTrackingForm(forms.Form):
+    """One parcel of the ship action: which order and source, and (optionally) its tracking."""
+
+    order_id = forms.IntegerField(widget=forms.HiddenInput)
+    source_id = forms.IntegerField(widget=forms.HiddenInput)
+    carrier = forms.ChoiceField(required=False)
+    tracking_number = forms.CharField(required=False, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        carriers = settings.SHIPPING_CARRIERS
+        self.fields["carrier"].choices = [("", "— none —"), *((k, c["name"]) for k, c in carriers.items())]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data["carrier"], data["tracking_number"] = tracking_clean(
+                carrier=data.get("carrier", ""), tracking_number=data.get("tracking_number", "")
+            )
+        except InvalidTracking as exc:
+            self.add_error(exc.field, str(exc))
+        return data
+
+
+ShipmentTrackingFormSet = forms.formset_factory(ShipmentTrackingForm, extra=0)
+
+
+def ship_with_tracking(model_admin, request, groups: dict, *, action: str, what: str = "Shipments created"):
+    """The ship actions' intermediate page: one parcel per (order, source), each with an
+    optional carrier and tracking number; on "apply", one shipment per parcel. ``groups``
+    maps (order, source) to the row ids to ship (None: all allocated there)."""
+    by_key = {(order.pk, source.pk): (order, source, ids) for (order, source), ids in groups.items()}
+    if "apply" in request.POST:
+        formset = ShipmentTrackingFormSet(request.POST, prefix="ship")
+        if formset.is_valid():
+            done, errors = 0, []
+            for data in formset.cleaned_data:
+                found = by_key.get((data["order_id"], data["source_id"]))
+                if found is None:
+                    errors.append(f"Order {data['order_id']}: nothing left to ship from that source.")
+                    continue
+                order, source, ids = found
+                try:
+                    shipment_create(
+                        order=order,
+                        source=source,
+                        row_ids=ids,
+                        user=request.user,
+                        carrier=data["carrier"],
+                        tracking_number=data["tracking_number"],
+                    )
+                    done += len(ids) if ids else 1  # rows when rows were chosen, else shipments
+                except OrderError as exc:
+                    errors.append(str(exc))
+            _report(request, done, errors, what)
+            return None
+    else:
+        formset = ShipmentTrackingFormSet(
+            prefix="ship", initial=[{"order_id": o, "source_id": s} for o, s in by_key]
+        )
+    parcels = [(form, *_parcel(by_key, form)) for form in formset]
+    return render(
+        request,
+        "admin/orders/ship.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": "Ship: carrier and tracking number (optional)",
+            "formset": formset,
+            "parcels": parcels,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "opts": model_admin.model._meta,
+            "action": action,
+        },
+    )
+
+
+def _parcel(by_key: dict, form) -> tuple:
+    try:
+        return by_key[(int(form["order_id"].value()), int(form["source_id"].value()))]
+    except (KeyError, TypeError, ValueError):
+        return (None, None, None)
 
 
 def _report(request, done: int, errors: list[str], what: str) -> None:
@@ -128,7 +223,6 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Ship allocated rows (one shipment per source)", permissions=["change"])
     def ship_allocated(self, request, queryset):
-        done, errors = 0, []
         pairs = (
             OrderRow.objects.filter(order__in=queryset, status=RowStatus.ALLOCATED)
             .values_list("order_id", "source_id")
@@ -136,13 +230,11 @@ class OrderAdmin(admin.ModelAdmin):
         )
         orders = Order.objects.in_bulk({o for o, _ in pairs})
         sources = Source.objects.in_bulk({s for _, s in pairs})
-        for order_id, source_id in sorted(set(pairs)):
-            try:
-                shipment_create(order=orders[order_id], source=sources[source_id], user=request.user)
-                done += 1
-            except OrderError as exc:
-                errors.append(str(exc))
-        _report(request, done, errors, "Shipments created")
+        groups = {(orders[o], sources[s]): None for o, s in sorted(set(pairs))}
+        if not groups:
+            messages.error(request, "Nothing allocated to ship in the selected orders.")
+            return None
+        return ship_with_tracking(self, request, groups, action="ship_allocated")
 
     @admin.action(description="Cancel unshipped rows", permissions=["change"])
     def cancel_unshipped(self, request, queryset):
@@ -235,17 +327,12 @@ class OrderRowAdmin(admin.ModelAdmin):
         for row in selected:
             if row.status == RowStatus.ALLOCATED:
                 groups[(row.order, row.source)].append(row.pk)
-        done, errors = 0, []
-        for (order, source), ids in groups.items():
-            try:
-                shipment_create(order=order, source=source, row_ids=ids, user=request.user)
-                done += len(ids)
-            except OrderError as exc:
-                errors.append(str(exc))
         skipped = len(selected) - sum(len(ids) for ids in groups.values())
         if skipped:
-            errors.append(f"{skipped} selected row(s) were not allocated and were not shipped.")
-        _report(request, done, errors, "Rows shipped")
+            messages.error(request, f"{skipped} selected row(s) were not allocated and are not shipped.")
+        if not groups:
+            return None
+        return ship_with_tracking(self, request, dict(groups), action="ship_rows", what="Rows shipped")
 
     @admin.action(description="Cancel selected rows", permissions=["change"])
     def cancel_rows(self, request, queryset):

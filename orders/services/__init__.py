@@ -1,7 +1,15 @@
 """Every write the orders business does. Import services from here."""
 
 from .checkout import MAX_LINE_QUANTITY, CartLine, Customer, checkout_place_order
-from .rows import Move, row_cancel, row_change_source, row_release, rows_transition, shipment_create
+from .rows import (
+    Move,
+    row_cancel,
+    row_change_source,
+    row_release,
+    rows_transition,
+    shipment_create,
+    tracking_clean,
+)
 
 __all__ = [
     "MAX_LINE_QUANTITY",
@@ -14,6 +22,7 @@ __all__ = [
     "row_release",
     "rows_transition",
     "shipment_create",
+    "tracking_clean",
 ]
 
 from .allocation import (  # noqa: E402
@@ -45,9 +54,7 @@ from .returns import (  # noqa: E402
     return_refunded,
     return_reject,
     return_request,
-    return_window_open,
     return_write_off,
-    units_held,
 )
 
 __all__ += [
@@ -57,9 +64,7 @@ __all__ += [
     "return_refunded",
     "return_reject",
     "return_request",
-    "return_window_open",
     "return_write_off",
-    "units_held",
 ]
 
 from .notes import order_note_add  # noqa: E402

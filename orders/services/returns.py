@@ -12,33 +12,18 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inventory.models import Source
 from inventory.services import stock_lock, stock_return
 
 from ..exceptions import InvalidReturnMove, NotAllowed, ReturnRefused
-from ..models import RETURN_HOLDS, RETURN_MOVES, ReturnEvent, ReturnRequest, ReturnStatus, RowStatus
+from ..models import RETURN_MOVES, ReturnEvent, ReturnRequest, ReturnStatus, RowStatus
+from ..selectors import return_window_open, units_held
 from ..signals import return_moved
 from .locks import rows_lock
 
 REASON_MAX = ReturnRequest._meta.get_field("reason").max_length
-
-
-def units_held(*, row_ids) -> dict[int, int]:
-    """Units of each row already returned or asked back (rejected returns hold none)."""
-    held = (
-        ReturnRequest.objects.filter(row_id__in=list(row_ids), status__in=RETURN_HOLDS)
-        .values("row_id")
-        .annotate(units=Sum("quantity"))
-    )
-    return {h["row_id"]: h["units"] for h in held}
-
-
-def return_window_open(shipped_at: dt.datetime, *, now: dt.datetime | None = None) -> bool:
-    return (now or timezone.now()) <= shipped_at + dt.timedelta(days=settings.RETURNS_WINDOW_DAYS)
 
 
 def return_request(

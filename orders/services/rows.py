@@ -5,16 +5,18 @@ then order rows (.locks.rows_lock), each in primary-key order.
 """
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory.models import Source
 from inventory.services import stock_allocate, stock_lock, stock_release, stock_ship
 
-from ..exceptions import InvalidTransition, NotAllowed, NotEnoughFreeStock
+from ..exceptions import InvalidTracking, InvalidTransition, NotAllowed, NotEnoughFreeStock
 from ..models import ALLOWED_MOVES, WAITING, Order, OrderRow, RowEvent, RowStatus, Shipment
 from ..signals import rows_cancelled, shipment_created
 from .locks import QueuedRow, rows_lock
@@ -360,8 +362,44 @@ def row_change_source(*, row_id: int, source: Source, user=None) -> OrderRow:
     return moved
 
 
-def shipment_create(*, order: Order, source: Source, row_ids: list[int] | None = None, user=None) -> Shipment:
-    """Ship the order's allocated rows at one source (all of them, or those named)."""
+TRACKING_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{2,62}[A-Za-z0-9]")
+
+
+def tracking_clean(*, carrier: str, tracking_number: str) -> tuple[str, str]:
+    """A carrier of settings.SHIPPING_CARRIERS (or none) and a plausible tracking number (or
+    none; a number needs its carrier). Raises InvalidTracking naming the field."""
+    carrier, number = (carrier or "").strip(), (tracking_number or "").strip()
+    carriers = settings.SHIPPING_CARRIERS
+    if carrier and carrier not in carriers:
+        known = ", ".join(sorted(carriers)) or "none"
+        raise InvalidTracking(
+            field="carrier", value=carrier, message=f"Unknown carrier {carrier!r} (known: {known})."
+        )
+    if number and not carrier:
+        raise InvalidTracking(
+            field="carrier", value=carrier, message=f"Tracking number {number!r} needs its carrier."
+        )
+    if number and not TRACKING_NUMBER.fullmatch(number):
+        raise InvalidTracking(
+            field="tracking_number",
+            value=number,
+            message=f"Tracking number {number!r}: 4 to 64 letters, digits, spaces or dashes.",
+        )
+    return carrier, number
+
+
+def shipment_create(
+    *,
+    order: Order,
+    source: Source,
+    row_ids: list[int] | None = None,
+    user=None,
+    carrier: str = "",
+    tracking_number: str = "",
+) -> Shipment:
+    """Ship the order's allocated rows at one source (all of them, or those named), with the
+    parcel's carrier and tracking number when given."""
+    carrier, tracking_number = tracking_clean(carrier=carrier, tracking_number=tracking_number)
     with transaction.atomic():
         candidates = order.rows.filter(status=RowStatus.ALLOCATED, source=source)
         if row_ids is not None:
@@ -370,7 +408,9 @@ def shipment_create(*, order: Order, source: Source, row_ids: list[int] | None =
         rows = [r for r in rows if r.status == RowStatus.ALLOCATED and r.source_id == source.pk]
         if not rows:
             raise NotAllowed(f"Order {order.number} has nothing allocated at {source.name} to ship.")
-        shipment = Shipment.objects.create(order=order, source=source, shipped_by=user)
+        shipment = Shipment.objects.create(
+            order=order, source=source, shipped_by=user, carrier=carrier, tracking_number=tracking_number
+        )
         stock_ship(
             shipped=[(stocks[(r.source_id, r.product_id)], r.quantity) for r in rows],
             reference=f"{order.number}/S{shipment.pk}",

@@ -8,13 +8,15 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from orders.exceptions import InvalidTransition, NotAllowed
-from orders.models import Order, OrderRow, RowStatus
-from orders.services import row_cancel
+from orders.exceptions import InvalidTransition, NotAllowed, OrderError
+from orders.models import Order, OrderRow, ReturnRequest, RowStatus
+from orders.selectors import rows_returnable
+from orders.services import return_request, row_cancel
 
-from ..forms import RowCancelForm
+from ..forms import ReturnRequestForm, RowCancelForm
 from ..money import order_money
 
 ORDERS_PER_PAGE = 20
@@ -46,11 +48,20 @@ def account(request: HttpRequest) -> HttpResponse:
 
 
 def order_page(
-    request: HttpRequest, order: Order, *, cancel_url: str, guest: bool, pay_url: str, pay_link_url
+    request: HttpRequest,
+    order: Order,
+    *,
+    cancel_url: str,
+    guest: bool,
+    pay_url: str,
+    pay_link_url,
+    return_url: str = "",
 ) -> HttpResponse:
-    """``pay_link_url(entry_id)``: where this page's reader pays a shipment's pay link."""
+    """``pay_link_url(entry_id)``: where this page's reader pays a shipment's pay link;
+    ``return_url``: where a signed-in customer asks to return shipped units (none for guests)."""
     money = order_money(order)
     pay_links = [(entry, pay_link_url(entry.pk)) for entry in money.pay_links]
+    returnable = rows_returnable(order_id=order.pk) if return_url else {}
     return render(
         request,
         "storefront/order_detail.html",
@@ -61,6 +72,12 @@ def order_page(
             "money": money,
             "pay_url": pay_url,
             "pay_links": pay_links,
+            "shipments": order.shipments.select_related("source").order_by("shipped_at", "pk"),
+            "returns": ReturnRequest.objects.filter(row__order=order)
+            .select_related("row__product")
+            .order_by("created_at", "pk"),
+            "returnable": [(row, returnable[row.pk]) for row in order.rows.all() if row.pk in returnable],
+            "return_url": return_url,
         },
     )
 
@@ -80,6 +97,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         pay_link_url=lambda entry_id: reverse(
             "storefront:shipment_pay", kwargs={"number": number, "entry_id": entry_id}
         ),
+        return_url=reverse("storefront:order_return", kwargs={"number": number}),
     )
 
 
@@ -109,4 +127,36 @@ def cancel_row(request: HttpRequest, order: Order) -> None:
 def order_row_cancel(request: HttpRequest, number: str) -> HttpResponse:
     order = get_object_or_404(Order, number=number, user=request.user)
     cancel_row(request, order)
+    return redirect("storefront:order_detail", number=number)
+
+
+@login_required
+@require_POST
+def order_return(request: HttpRequest, number: str) -> HttpResponse:
+    """The signed-in customer asks to return shipped units of one row of their order."""
+    order = get_object_or_404(Order, number=number, user=request.user)
+    form = ReturnRequestForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("storefront:order_detail", number=number)
+    row = get_object_or_404(
+        OrderRow.objects.select_related("product"), pk=form.cleaned_data["row_id"], order=order
+    )
+    try:
+        ret = return_request(
+            row_id=row.pk,
+            quantity=form.cleaned_data["quantity"],
+            reason=form.cleaned_data["reason"],
+            user=request.user,
+        )
+    except OrderError as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(
+            request,
+            _("We have your request to return %(quantity)s × %(product)s; we will email you the next steps.")
+            % {"quantity": ret.quantity, "product": row.product.name},
+        )
     return redirect("storefront:order_detail", number=number)

@@ -63,8 +63,20 @@ def test_row_queue_lists_oldest_first_and_filters_by_status(admin_client, shop):
 def test_ship_allocated_orders_action(admin_client, shop):
     main, _, lamp = shop
     order = place((lamp, 3))
+    asked = admin_client.post(ORDERS, {"action": "ship_allocated", "_selected_action": [order.pk]})
+    assert (
+        "Carrier for " + order.number in asked.content.decode()
+    )  # the intermediate page, nothing shipped yet
+    assert not order.rows.filter(status=RowStatus.SHIPPED).exists()
     response = admin_client.post(
-        ORDERS, {"action": "ship_allocated", "_selected_action": [order.pk]}, follow=True
+        ORDERS,
+        {
+            "action": "ship_allocated",
+            "_selected_action": [order.pk],
+            "apply": "1",
+            **parcel_form([(order, main)]),
+        },
+        follow=True,
     )
     assert "Shipments created: 1." in response.content.decode()
     assert order.rows.get(source=main).status == RowStatus.SHIPPED
@@ -137,7 +149,7 @@ def test_viewers_see_but_cannot_ship(client, shop):
     order = place((lamp, 3))
     viewer = staff_client(client, "orders.view_order", "orders.view_orderrow")
     assert viewer.get(ORDERS).status_code == 200
-    viewer.post(ORDERS, {"action": "ship_allocated", "_selected_action": [order.pk]})
+    viewer.post(ORDERS, {"action": "ship_allocated", "_selected_action": [order.pk], "apply": "1"})
     assert not order.rows.filter(status=RowStatus.SHIPPED).exists()
 
 
@@ -170,3 +182,18 @@ def test_a_merchant_puts_a_customer_in_a_priority_tier(admin_client):
     )
     assert response.status_code == 200
     assert CustomerTier.objects.get(user=vip).priority == 5
+
+
+def parcel_form(parcels, **tracking) -> dict:
+    """The ship action's intermediate form for [(order, source)], with ``tracking`` per index:
+    {0: ("dhl", "JD0001")}."""
+    data = {"ship-TOTAL_FORMS": str(len(parcels)), "ship-INITIAL_FORMS": str(len(parcels))}
+    for index, (order, source) in enumerate(parcels):
+        carrier, number = tracking.get(str(index), ("", ""))
+        data |= {
+            f"ship-{index}-order_id": str(order.pk),
+            f"ship-{index}-source_id": str(source.pk),
+            f"ship-{index}-carrier": carrier,
+            f"ship-{index}-tracking_number": number,
+        }
+    return data
