@@ -6,17 +6,28 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
-from django.shortcuts import redirect, render
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from inventory.models import Source
 
 from ..exceptions import InvalidTracking, OrderError
-from ..models import WAITING, CustomerTier, Order, OrderRow, RowEvent, RowStatus, Shipment
+from ..models import WAITING, CustomerTier, Order, OrderNote, OrderRow, RowEvent, RowStatus, Shipment
 from ..selectors import age_buckets, aged_bucket, rows_waiting_in
-from ..services import row_cancel, row_change_source, row_release, shipment_create, tracking_clean
+from ..services import (
+    order_note_add,
+    row_cancel,
+    row_change_source,
+    row_release,
+    shipment_create,
+    tracking_clean,
+)
 
 
 class HasRowsInStatus(admin.SimpleListFilter):
@@ -101,6 +112,15 @@ class ShipmentInline(admin.TabularInline):
                 shipment.tracking_number,
             )
         return shipment.tracking_number or "—"
+
+
+ADD_NOTE = "orders.add_ordernote"
+
+
+class OrderNoteForm(forms.Form):
+    text = forms.CharField(
+        label="New note", widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=5000
+    )
 
 
 class ShipmentTrackingForm(forms.Form):
@@ -203,12 +223,56 @@ class OrderAdmin(admin.ModelAdmin):
     fields = ("number", "status_display", "placed_at", "user", "email", "full_name", "address")
     inlines = (OrderRowInline, ShipmentInline)
     actions = ("ship_allocated", "cancel_unshipped")
+    change_form_template = "admin/orders/order_change_form.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("rows")
 
     def has_add_permission(self, request):
         return False  # orders come from checkout
+
+    # -- staff notes: a journal on the order page, added through a small form of its own, so
+    # staff who may only view orders (and add notes) can keep it --
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/notes/add/",
+                self.admin_site.admin_view(self.note_add_view),
+                name=f"{opts.app_label}_{opts.model_name}_note_add",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        extra_context["notes"] = OrderNote.objects.filter(order_id=unquote(object_id)).select_related(
+            "author"
+        )
+        extra_context["can_add_note"] = request.user.has_perm(ADD_NOTE)
+        extra_context["note_form"] = OrderNoteForm()
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def note_add_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = get_object_or_404(Order, pk=unquote(object_id))
+        if not (request.user.has_perm(ADD_NOTE) and self.has_view_permission(request, order)):
+            raise PermissionDenied
+        form = OrderNoteForm(request.POST)
+        if form.is_valid():
+            try:
+                order_note_add(order=order, text=form.cleaned_data["text"], author=request.user)
+            except OrderError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Note added to order {order.number}.")
+        else:
+            messages.error(request, f"Order {order.number}: a note needs some text; nothing was added.")
+        return redirect(
+            reverse("admin:orders_order_change", args=[order.pk], current_app=self.admin_site.name)
+        )
 
     @admin.display(description="status")
     def status_display(self, order):
