@@ -17,13 +17,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from orders.exceptions import OrderError
 from orders.models import OrderRow, RowStatus
 
 from .exceptions import AmountNotOrders, BillingError
 from .models import EntryKind, EntryState, LedgerEntry, LedgerLine, OrderTotals, Payment
 from .money import money_format
 from .selectors import RowPayment, authorizations_expiring, rows_payment_state
-from .services import entry_retry, entry_settle, pay_link_create, rows_refund
+from .services import entry_retry, entry_settle, pay_link_create, return_refund, rows_refund
 
 SETTLE = "billing.settle_payments"
 VIEW_LEDGER = "billing.view_ledgerentry"
@@ -434,3 +435,66 @@ def _order_money_state(entries) -> str:
     if checkout[0].kind == EntryKind.CAPTURE:
         return "Paid at checkout"
     return "Authorized; charged per shipment"
+
+
+# -- refunds of returns (composed into orders' ReturnRequest admin by backoffice) ------------
+
+
+class RefundReturnForm(forms.Form):
+    include_shipping = forms.BooleanField(
+        required=False,
+        label="Also refund the order's shipping",
+        help_text="Once per order: with several returns of one order selected, on the first.",
+    )
+
+
+class ReturnRefundMixin:
+    """For the ReturnRequest admin: refund received or written-off returns through the
+    ledger (return_refund); needs billing.settle_payments. The page shows each return's
+    amount (its units at the row's price) before anything is written."""
+
+    def has_settle_permission(self, request) -> bool:
+        return request.user.has_perm(SETTLE)
+
+    @admin.action(description="Refund selected returns (received or written off)", permissions=["settle"])
+    def refund(self, request, queryset):
+        returns = list(queryset.select_related("row__order__totals", "row__product").order_by("pk"))
+        form = RefundReturnForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            for ret in returns:
+                totals = getattr(ret.row.order, "totals", None)
+                if totals is not None:
+                    worth = (totals.unit(ret.row.unit_price) * ret.quantity).gross
+                    ret.amount = money_format(worth, totals.currency)
+            return TemplateResponse(
+                request,
+                "admin/orders/returnrequest/action.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Refund returns",
+                    "returns": returns,
+                    "form": form,
+                    "opts": self.model._meta,
+                    "action": "refund",
+                    "button": "Refund",
+                },
+            )
+        done, errors, shipping_for = [], [], set()
+        for ret in returns:
+            order = ret.row.order
+            with_shipping = form.cleaned_data["include_shipping"] and order.pk not in shipping_for
+            try:
+                written = return_refund(return_id=ret.pk, include_shipping=with_shipping, user=request.user)
+            except (BillingError, OrderError) as exc:
+                errors.append(f"Order {order.number}, return {ret.pk}: {exc} Nothing was refunded.")
+                continue
+            shipping_for.add(order.pk)
+            if not written:
+                errors.append(f"Order {order.number}, return {ret.pk} was refunded already.")
+            done += written
+        if done:
+            total = sum((e.amount for e in done), start=Decimal("0"))
+            messages.success(request, f"Refunds on their way: {money_format(total, done[0].currency)}.")
+        for error in errors:
+            messages.error(request, error)
+        return None

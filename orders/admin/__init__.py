@@ -1,1 +1,1 @@
-from . import orders  # noqa: F401
+from . import orders, returns  # noqa: F401
