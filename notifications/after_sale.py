@@ -68,6 +68,7 @@ def outbox_resend(*, message_id: int, nonce: str, user=None) -> tuple[OutboxMess
                     subject=original.subject,
                     body_text=original.body_text,
                     body_html=original.body_html,
+                    attachments=original.attachments,
                     order_id=original.order_id,
                     resent_from=original,
                 )
