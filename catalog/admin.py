@@ -5,11 +5,20 @@ availability column and stock inline need apps above catalog; it builds on
 ProductAdminBase below, which only needs what catalog knows.
 """
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count
 from solo.admin import SingletonModelAdmin
 
-from .models import POLICY_FIELD_NAMES, Backorders, Category, GlobalSettings, Product
+from .models import (
+    POLICY_FIELD_NAMES,
+    Backorders,
+    Category,
+    DiscountRule,
+    DiscountScope,
+    GlobalSettings,
+    Product,
+)
 from .selectors import GLOBAL, EffectivePolicy, product_policy, products_with_effective
 
 
@@ -167,7 +176,17 @@ class ProductAdminBase(admin.ModelAdmin):
             "Labels & notes",
             {"fields": ("backorder_label", "backorder_note", "preorder_label", "preorder_note")},
         ),
+        (
+            "Alternatives",
+            {
+                "fields": ("alternatives",),
+                "description": "Offered where this product cannot ship now, those in stock at the time, "
+                "nearest in price first (at most 4). None chosen, or none in stock: products of the "
+                "same category.",
+            },
+        ),
     )
+    autocomplete_fields = ("alternatives",)
     readonly_fields = tuple(f"effective_{name}" for name in POLICY_FIELD_NAMES)
 
     def effective_policy(self, obj: Product | None) -> EffectivePolicy:
@@ -182,3 +201,65 @@ class ProductAdminBase(admin.ModelAdmin):
 
 for _name in POLICY_FIELD_NAMES:
     setattr(ProductAdminBase, f"effective_{_name}", _effective_display(_name))
+
+
+class DiscountRuleForm(forms.ModelForm):
+    class Meta:
+        model = DiscountRule
+        fields = (
+            "name",
+            "is_active",
+            "kind",
+            "value",
+            "applies_to",
+            "scope",
+            "category",
+            "products",
+            "starts_on",
+            "ends_on",
+            "priority",
+            "stop_further",
+        )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("scope") == DiscountScope.PRODUCTS and not data.get("products"):
+            self.add_error("products", 'Choose the products for the scope "chosen products".')
+        return data
+
+
+@admin.register(DiscountRule)
+class DiscountRuleAdmin(admin.ModelAdmin):
+    """Discounts on units that wait; catalog.discounts applies them (priority, stop)."""
+
+    form = DiscountRuleForm
+    list_display = (
+        "name",
+        "is_active",
+        "kind",
+        "value",
+        "applies_to",
+        "scope",
+        "starts_on",
+        "ends_on",
+        "priority",
+        "stop_further",
+    )
+    list_filter = ("is_active", "applies_to", "scope", "kind")
+    list_editable = ("is_active", "priority")
+    search_fields = ("name",)
+    list_select_related = ("category",)
+    autocomplete_fields = ("products",)
+    fieldsets = (
+        (None, {"fields": ("name", "is_active")}),
+        (
+            "Discount",
+            {
+                "fields": ("kind", "value", "applies_to"),
+                "description": "Only units that wait (backordered or pre-ordered) are discounted; "
+                "units from stock keep their price.",
+            },
+        ),
+        ("Scope", {"fields": ("scope", "category", "products")}),
+        ("When", {"fields": ("starts_on", "ends_on", "priority", "stop_further")}),
+    )

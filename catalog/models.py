@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from solo.models import SingletonModel
@@ -199,6 +199,16 @@ class Product(PolicyFields):
     preorder_label = models.CharField(max_length=80, blank=True)
     preorder_note = models.CharField(max_length=200, blank=True)
     expected_restock_date = models.DateField("manual expected-restock date", null=True, blank=True)
+    # Offered where this product cannot ship now; when none is chosen (or none is in
+    # stock), orders.selectors.alternatives_for picks from the same category.
+    alternatives = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="alternative_to",
+        help_text="Offered instead when this product cannot ship now. Empty: in-stock products of "
+        "the same category at the nearest price.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -217,3 +227,91 @@ class Product(PolicyFields):
 
     def get_absolute_url(self) -> str:
         return reverse(settings.CUSTOMER_URL_NAMES["product"], kwargs={"slug": self.slug})
+
+
+class DiscountKind(models.TextChoices):
+    PERCENT = "percent", "Percent off"
+    AMOUNT = "amount", "Amount off"
+
+
+class DiscountFor(models.TextChoices):
+    """Which units a rule discounts: those that wait, by why they wait."""
+
+    BACKORDER = "backorder", "Backordered units"
+    PREORDER = "preorder", "Pre-ordered units"
+    BOTH = "both", "Backordered and pre-ordered units"
+
+
+class DiscountScope(models.TextChoices):
+    ALL = "all", "All products"
+    CATEGORY = "category", "A category (and its subcategories)"
+    PRODUCTS = "products", "Chosen products"
+
+
+class DiscountRule(models.Model):
+    """A merchant's discount on units that wait (catalog.discounts applies it)."""
+
+    name = models.CharField(max_length=100, help_text="For the merchant; customers read the discount itself.")
+    is_active = models.BooleanField("active", default=True)
+    kind = models.CharField(max_length=8, choices=DiscountKind.choices, default=DiscountKind.PERCENT)
+    value = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Percent (10 = 10 %) or an amount off each unit, in the shop's currency.",
+    )
+    applies_to = models.CharField(
+        "applies to", max_length=10, choices=DiscountFor.choices, default=DiscountFor.BOTH
+    )
+    scope = models.CharField(max_length=10, choices=DiscountScope.choices, default=DiscountScope.ALL)
+    category = models.ForeignKey(
+        "catalog.Category",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="discount_rules",
+        help_text='For the scope "a category".',
+    )
+    products = models.ManyToManyField(
+        Product, blank=True, related_name="discount_rules", help_text='For the scope "chosen products".'
+    )
+    starts_on = models.DateField("active from", null=True, blank=True, help_text="Empty: from now.")
+    ends_on = models.DateField("active to", null=True, blank=True, help_text="Inclusive. Empty: no end.")
+    priority = models.PositiveSmallIntegerField(
+        default=10,
+        help_text="Rules apply in ascending priority (0 first), each to the price the one before left.",
+    )
+    stop_further = models.BooleanField(
+        "stop further rules", default=False, help_text="Once this rule applies, no rule after it does."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["priority", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(value__gt=0),
+                name="discount_value_gt_0",
+                violation_error_message="The value must be more than 0.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=DiscountKind.PERCENT) | Q(value__lte=100),
+                name="discount_percent_lte_100",
+                violation_error_message="A percent off is at most 100.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(scope=DiscountScope.CATEGORY) | Q(category__isnull=False),
+                name="discount_category_scope_has_category",
+                violation_error_message='Choose the category for the scope "a category".',
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_on__isnull=True)
+                | Q(ends_on__isnull=True)
+                | Q(ends_on__gte=F("starts_on")),
+                name="discount_ends_after_start",
+                violation_error_message='"Active to" cannot be before "active from".',
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

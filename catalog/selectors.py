@@ -1,11 +1,16 @@
 """Reads of the catalog: a product's effective backorder policy."""
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from django.db.models import NOT_PROVIDED, Case, F, Subquery, Value, When
+from django.db.models import NOT_PROVIDED, Case, F, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
-from .models import POLICY_FIELD_NAMES, GlobalSettings, Product
+from .models import POLICY_FIELD_NAMES, Category, DiscountRule, DiscountScope, GlobalSettings, Product
+
+if TYPE_CHECKING:
+    from .discounts import Rule
 
 PRODUCT = "product"
 GLOBAL = "global"
@@ -67,3 +72,45 @@ def effective_setting(name: str) -> Case:
 def products_with_effective(queryset, *, name: str, value):
     """Products whose value in force for setting ``name`` equals ``value``."""
     return queryset.alias(effective=effective_setting(name)).filter(effective=value)
+
+
+def discount_rules_active(*, today: dt.date) -> list["Rule"]:
+    """The discount rules in force on ``today``, as catalog.discounts reads them.
+
+    One query, plus one for the chosen products and one for subcategories when such
+    rules exist.
+    """
+    from .discounts import Rule  # catalog.discounts imports availability, which imports us
+
+    rules = list(
+        DiscountRule.objects.filter(is_active=True)
+        .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=today))
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+    )
+    chosen: dict[int, set[int]] = {}
+    if ids := [r.pk for r in rules if r.scope == DiscountScope.PRODUCTS]:
+        through = DiscountRule.products.through.objects.filter(discountrule_id__in=ids)
+        for rule_id, product_id in through.values_list("discountrule_id", "product_id"):
+            chosen.setdefault(rule_id, set()).add(product_id)
+    covered: dict[int, set[int]] = {}
+    if top := {r.category_id for r in rules if r.scope == DiscountScope.CATEGORY}:
+        covered = {pk: {pk} for pk in top}
+        for pk, parent in Category.objects.filter(parent_id__in=top).values_list("pk", "parent_id"):
+            covered[parent].add(pk)
+    return [
+        Rule(
+            pk=r.pk,
+            name=r.name,
+            kind=r.kind,
+            value=r.value,
+            applies_to=r.applies_to,
+            priority=r.priority,
+            stop=r.stop_further,
+            starts_on=r.starts_on,
+            ends_on=r.ends_on,
+            scope=r.scope,
+            category_ids=frozenset(covered.get(r.category_id, ())),
+            product_ids=frozenset(chosen.get(r.pk, ())),
+        )
+        for r in rules
+    ]

@@ -47,9 +47,11 @@ def _event_key(rows) -> str:
     return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-def _row_lines(rows, *, defaults=None) -> list[dict]:
+def _row_lines(rows, *, defaults=None, currency: str | None = None) -> list[dict]:
     """What an email says of each row: its status as the customer reads it (silent backorders
-    read as "Preparing"), and for a waiting one its date and cancel link."""
+    read as "Preparing"), for a waiting one its date and cancel link, and for a discounted
+    one its unit price and why (the checkout's snapshot, in the order's currency)."""
+    currency = currency or settings.BILLING_CURRENCY
     lines = []
     for shown in rows_for_customer(sorted(rows, key=lambda r: (r.line_no, r.pk)), defaults=defaults):
         row = shown.row
@@ -67,9 +69,21 @@ def _row_lines(rows, *, defaults=None) -> list[dict]:
                 "waiting": waiting,
                 "expected": expected,
                 "cancel_url": row_cancel_url(row) if waiting else "",
+                "discount": _discount_text(row, currency),
             }
         )
     return lines
+
+
+def _discount_text(row: OrderRow, currency: str) -> dict | None:
+    discount = row.discount_applied
+    if discount is None:
+        return None
+    return {
+        "unit_price": money_format(row.unit_price, currency),
+        "list_price": money_format(discount.list_price, currency),
+        "reason": discount.reason(lambda amount: money_format(amount, currency)),
+    }
 
 
 def _orders_with_rows(order_ids):
@@ -189,7 +203,7 @@ def _order_placed_messages(order: Order, note: OrderPlacedNote, defaults, *, mon
     if note.paid:
         context = {
             "order": order,
-            "lines": _row_lines(rows, defaults=defaults),
+            "lines": _row_lines(rows, defaults=defaults, currency=money["currency"] if money else None),
             "notices": notices,
             "order_url": order_url(order),
             "money": money,

@@ -8,8 +8,9 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.money import money_format
 from catalog.models import Product
-from orders.selectors import availability_for_many, stock_freed_at
+from orders.selectors import alternatives_for, availability_for_many, stock_freed_at
 
 from .models import Subscription
 from .outbox import outbox_message, outbox_write
@@ -77,6 +78,19 @@ def waitlist_openings(*, product_ids: list[int] | None = None) -> dict[int, int]
     return {pk: n for pk, n in openings.items() if n > 0}
 
 
+def _alternatives(product: Product) -> list[dict]:
+    """What the email offers in case the product sells out again before the subscriber
+    comes (stock is limited): its alternatives in stock now (orders.selectors.alternatives_for)."""
+    return [
+        {
+            "name": a.product.name,
+            "price": money_format(a.product.price, settings.BILLING_CURRENCY),
+            "url": settings.SITE_URL + a.product.get_absolute_url(),
+        }
+        for a in alternatives_for(product=product)
+    ]
+
+
 def back_in_stock_notify(*, product_id: int) -> int:
     """Tell the earliest waiting subscribers, as many as waitlist_openings allows; the rest
     stay queued for the next restock. Returns how many were told."""
@@ -93,6 +107,7 @@ def back_in_stock_notify(*, product_id: int) -> int:
         if units <= 0:
             return 0
         product = Product.objects.get(pk=product_id)
+        alternatives = _alternatives(product)
         subscriptions = list(Subscription.objects.filter(pk__in=waiting[:units]).order_by("created_at", "pk"))
         Subscription.objects.filter(pk__in=[s.pk for s in subscriptions]).update(notified_at=timezone.now())
         outbox_write(
@@ -105,6 +120,7 @@ def back_in_stock_notify(*, product_id: int) -> int:
                         "product": product,
                         "product_url": settings.SITE_URL + product.get_absolute_url(),
                         "unsubscribe_url": unsubscribe_url(s),
+                        "alternatives": alternatives,
                     },
                 )
                 for s in subscriptions

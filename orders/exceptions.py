@@ -13,6 +13,7 @@ class LineProblem:
     requested: int
     available: int | None  # what could be had now; None = unlimited
     reason: str
+    product_id: int | None = None  # None: the product no longer exists
 
     def __str__(self) -> str:
         return self.reason

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from catalog.discounts import Discount
 from catalog.models import Product
 from inventory.models import Source
 
@@ -128,6 +129,11 @@ class OrderRow(models.Model):
         Source, null=True, blank=True, on_delete=models.PROTECT, related_name="order_rows"
     )
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    # A discount on units that waited at checkout (catalog.discounts), snapshotted with
+    # the price: the list price before it and its rules (Discount.snapshot). Both empty
+    # when the row was sold at the list price. Splits keep all three.
+    list_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    discount = models.JSONField(null=True, blank=True)
     # Queue position: the customer's tier (higher first), the order's time, then the
     # customer's line; splits keep all three.
     queue_tier = models.PositiveSmallIntegerField(default=0)
@@ -171,6 +177,11 @@ class OrderRow(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="row_quantity_gt_0"),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="row_unit_price_gte_0"),
             models.CheckConstraint(
+                condition=Q(list_price__isnull=True, discount__isnull=True)
+                | Q(list_price__isnull=False, discount__isnull=False, list_price__gte=F("unit_price")),
+                name="row_discount_below_list_price",
+            ),
+            models.CheckConstraint(
                 condition=~Q(status__in=AT_SOURCE) | Q(source__isnull=False),
                 name="row_at_source_has_source",
             ),
@@ -194,6 +205,11 @@ class OrderRow(models.Model):
     @property
     def line_total(self):
         return self.unit_price * self.quantity
+
+    @property
+    def discount_applied(self):
+        """The snapshotted catalog.discounts.Discount, or None (sold at the list price)."""
+        return Discount.from_snapshot(self.discount, list_price=self.list_price, unit_price=self.unit_price)
 
 
 QUEUE_ORDER = ("-queue_tier", "queue_at", "order_id", "line_no", "pk")

@@ -5,13 +5,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Abs, Coalesce, Greatest
 from django.utils import timezone
 
-from catalog.availability import Availability, StockFigures, availability
+from catalog.availability import Availability, Outcome, StockFigures, availability
+from catalog.discounts import Rule
 from catalog.models import GlobalSettings, Product
-from catalog.selectors import global_settings_get, product_policy
+from catalog.selectors import discount_rules_active, effective_setting, global_settings_get, product_policy
 from inventory.models import Stock, StockMovement
 from inventory.selectors import free_stock_by_product, inbound_open_by_product
 
@@ -228,3 +241,67 @@ def rows_returnable(*, order_id: int, now: dt.datetime | None = None) -> dict[in
     held = units_held(row_ids=[row.pk for row in open_rows]) if open_rows else {}
     left = {row.pk: row.quantity - held.get(row.pk, 0) for row in open_rows}
     return {pk: units for pk, units in left.items() if units > 0}
+
+
+# -- discounts on waiting units (the rule: catalog.discounts) --------------------------
+
+
+def discount_rules_for(*, found: dict[int, Availability], today: dt.date | None = None) -> list[Rule]:
+    """The discount rules in force, read (one query, catalog.selectors.discount_rules_active)
+    only when one of these products may have units wait: a shop of in-stock products pays
+    nothing for discounts."""
+    if not any(a.headroom != 0 for a in found.values()):
+        return []
+    return discount_rules_active(today=today or timezone.localdate())
+
+
+# -- alternatives: what to offer where a product cannot ship now ------------------------
+
+ALTERNATIVES_MAX = 4
+
+
+def _salable_now(products: QuerySet, *, today: dt.date) -> QuerySet:
+    """Those of ``products`` a new order gets units of from stock now: the set-based form
+    of Availability.stock_salable > 0 (free - safety stock - waiting units), released,
+    active. availability_for_many confirms each one it returns (alternatives_for)."""
+    waiting = (
+        OrderRow.objects.filter(product=OuterRef("pk"), status__in=WAITING)
+        .values("product")
+        .annotate(n=Sum("quantity"))
+        .values("n")
+    )
+    return (
+        products.filter(is_active=True)
+        .exclude(preorder_enabled=True, release_date__gt=today)
+        .alias(
+            salable=Coalesce(Stock.objects.free_of(OuterRef("pk")), 0)
+            - effective_setting("safety_stock")
+            - Coalesce(Subquery(waiting, output_field=IntegerField()), 0)
+        )
+        .filter(salable__gt=0)
+    )
+
+
+def alternatives_for(*, product: Product, today: dt.date | None = None) -> list[Availability]:
+    """Up to four products to offer instead of ``product``, each in stock now, nearest in
+    price first (then by name): those the merchant chose for it, or, when none of them is
+    in stock now (or none was chosen), products of the same category. Never itself.
+
+    Six queries at most: the merchant's choice, the category's (only when the first finds
+    none) and availability_for_many's four, which every caller needs to show them.
+    """
+    today = today or timezone.localdate()
+    nearest = ("distance", "name", "pk")
+    distance = Abs(F("price") - Value(product.price, output_field=DecimalField()))
+
+    def pick(products: QuerySet) -> list[Product]:
+        products = _salable_now(products.exclude(pk=product.pk), today=today)
+        return list(products.alias(distance=distance).order_by(*nearest)[:ALTERNATIVES_MAX])
+
+    found = pick(product.alternatives.all())
+    if not found and product.category_id is not None:
+        found = pick(Product.objects.filter(category_id=product.category_id))
+    if not found:
+        return []
+    checked = availability_for_many(products=found, today=today)
+    return [checked[p.pk] for p in found if checked[p.pk].decide(1).outcome == Outcome.IN_STOCK]

@@ -13,8 +13,9 @@ from decimal import Decimal
 from django.contrib import messages
 
 from catalog.availability import Availability, Decision, Outcome
+from catalog.discounts import LinePrice, availability_line_price
 from catalog.models import Product
-from orders.selectors import availability_for_many
+from orders.selectors import alternatives_for, availability_for_many, discount_rules_for
 from orders.services import MAX_LINE_QUANTITY, CartLine
 
 SESSION_KEY = "cart"
@@ -32,6 +33,7 @@ class ReviewedLine:
     quantity: int
     availability: Availability
     decision: Decision
+    price: LinePrice  # units from stock at the list price, waiting ones maybe discounted
 
     @property
     def ok(self) -> bool:
@@ -39,7 +41,7 @@ class ReviewedLine:
 
     @property
     def line_total(self) -> Decimal:
-        return self.product.price * self.quantity
+        return self.price.total
 
 
 @dataclass
@@ -177,7 +179,8 @@ class Cart:
     def review(self) -> CartReview:
         """Re-check every line; drop what cannot be read or bought; note what changed.
 
-        Queries: one for the products, plus availability_for_many's constant few.
+        Queries: one for the products, plus availability_for_many's constant few, plus
+        one for the discount rules when a line may have units wait.
         """
         stored = self.session.get(SESSION_KEY)
         raw = self._raw()
@@ -202,6 +205,7 @@ class Cart:
         products = Product.objects.in_bulk(list(parsed)) if parsed else {}
         sellable = [p for p in products.values() if p.is_active]
         found = availability_for_many(products=sellable) if sellable else {}
+        rules = discount_rules_for(found=found)
 
         seen = self._seen()
         new_seen: dict[str, str] = {}
@@ -228,7 +232,8 @@ class Cart:
                 notices.append(note)
             new_seen[str(pid)] = str(decision.outcome)
             kept[pid] = quantity
-            lines.append(ReviewedLine(product, quantity, availability, decision))
+            price = availability_line_price(availability, decision, rules)
+            lines.append(ReviewedLine(product, quantity, availability, decision, price))
         if gone:
             notices.append(
                 (
@@ -270,3 +275,9 @@ def split_text(decision: Decision) -> str:
     if decision.backordered == 1:
         return "It will be backordered."
     return f"All {decision.backordered} will be backordered."
+
+
+def alternatives_by_product(products) -> dict[int, list[Availability]]:
+    """What to offer beside each refused line: orders.selectors.alternatives_for per product
+    (its queries per refused line; a cart has few)."""
+    return {product.pk: alternatives_for(product=product) for product in products}

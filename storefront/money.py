@@ -14,10 +14,10 @@ from orders.models import Order, RowStatus
 
 
 def cart_totals(lines) -> Totals:
-    """A preview of what the cart would cost by billing's totals rule and today's settings
-    (the checkout snapshots its own)."""
+    """A preview of what the cart would cost by billing's totals rule and today's settings,
+    each line part by part (waiting units maybe discounted); the checkout snapshots its own."""
     return totals_compute(
-        lines=[(line.product.price, line.quantity) for line in lines], pricing=pricing_from_settings()
+        lines=[part for line in lines for part in line.price.lines()], pricing=pricing_from_settings()
     )
 
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.availability import Decision
+from catalog.discounts import availability_line_price
 from catalog.models import Product
 from catalog.selectors import global_settings_get
 from inventory.selectors import free_stock_of_locked, inbound_open_by_product, stocks_in_priority
@@ -19,7 +20,7 @@ from inventory.sourcing import free_by_source, sources_choose
 
 from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
 from ..models import CustomerTier, Order, OrderRow, RowStatus
-from ..selectors import availability_from, waiting_units_by_product
+from ..selectors import availability_from, discount_rules_for, waiting_units_by_product
 from ..signals import order_placed
 from .rows import Change, row_events_write
 
@@ -58,15 +59,18 @@ def _clean_lines(lines: list[CartLine]) -> list[CartLine]:
 
 
 def _new_row(
-    *, order, product, line_no, tier, status, quantity, source_id=None, promise_date=None
+    *, order, product, line_no, tier, status, quantity, source_id=None, promise_date=None, discount=None
 ) -> OrderRow:
+    # The price is snapshotted on the row, with the discount (if any) that made it.
     return OrderRow(
         order=order,
         product=product,
         status=status,
         quantity=quantity,
         source_id=source_id,
-        unit_price=product.price,  # the price is snapshotted on the row
+        unit_price=discount.unit_price if discount else product.price,
+        list_price=discount.list_price if discount else None,
+        discount=discount.snapshot() if discount else None,
         queue_tier=tier,
         queue_at=order.placed_at,
         line_no=line_no,
@@ -145,10 +149,14 @@ def checkout_place_order(
                 )
                 continue
             if not decision.ok:
-                problems.append(LineProblem(product.name, line.quantity, decision.salable, decision.reason))
+                problems.append(
+                    LineProblem(product.name, line.quantity, decision.salable, decision.reason, product.pk)
+                )
             decisions.append((product, decision))
         if problems:
             raise CheckoutRefused(problems)
+        # Only when units will wait (a small read, under the locks): they alone are discounted.
+        rules = discount_rules_for(found=found, today=today)
 
         # Created under the lock: its time is the rows' place in the queue.
         order = Order.objects.create(
@@ -174,7 +182,13 @@ def checkout_place_order(
             waiting = decision.backordered or decision.preordered
             if waiting:
                 status = RowStatus.BACKORDERED if decision.backordered else RowStatus.PREORDERED
-                rows.append(new_row(status=status, quantity=waiting, promise_date=decision.ships_by))
+                # Only the waiting units may be discounted (the stock rows above are at list price).
+                discount = availability_line_price(found[product.pk], decision, rules).discount
+                rows.append(
+                    new_row(
+                        status=status, quantity=waiting, promise_date=decision.ships_by, discount=discount
+                    )
+                )
         stock_allocate(takes=takes)
         OrderRow.objects.bulk_create(rows)
         row_events_write(

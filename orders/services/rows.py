@@ -197,11 +197,11 @@ _SPLIT = f"""WITH spec AS MATERIALIZED (
     RETURNING r.id
 ), created AS (
     INSERT INTO {_ROWS} (
-        id, order_id, product_id, status, quantity, source_id, unit_price, queue_tier, queue_at,
-        line_no, split_from_id, shipment_id, promise_date, created_at, updated_at
+        id, order_id, product_id, status, quantity, source_id, unit_price, list_price, discount,
+        queue_tier, queue_at, line_no, split_from_id, shipment_id, promise_date, created_at, updated_at
     )
     SELECT s.new_id, o.order_id, o.product_id, s.to_status, s.quantity, s.source_id, o.unit_price,
-        o.queue_tier, o.queue_at, o.line_no, o.id, s.shipment_id,
+        o.list_price, o.discount, o.queue_tier, o.queue_at, o.line_no, o.id, s.shipment_id,
         CASE WHEN s.to_status = ANY(%(waiting)s::varchar[]) THEN o.promise_date END,
         %(now)s::timestamptz, %(now)s::timestamptz
     FROM spec AS s JOIN {_ROWS} AS o ON o.id = s.origin
@@ -278,6 +278,8 @@ def _split_row(split: _Split, origin: OrderRow, **known) -> OrderRow:
         quantity=split.quantity,
         source_id=split.source_id,
         unit_price=origin.unit_price,
+        list_price=origin.list_price,  # the discount snapshot stays with the units
+        discount=origin.discount,
         queue_tier=origin.queue_tier,
         queue_at=origin.queue_at,
         line_no=origin.line_no,

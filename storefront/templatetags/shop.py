@@ -13,8 +13,10 @@ from django.conf import settings
 
 from billing.money import money_format
 from catalog.availability import Availability, Badge, Decision
+from catalog.discounts import Discount, LinePrice, availability_line_price
 from catalog.models import Backorders
 from orders.presentation import CustomerRow, rows_for_customer
+from orders.selectors import discount_rules_for
 from orders.services import MAX_LINE_QUANTITY
 
 from ..cart import Cart, split_text
@@ -126,3 +128,34 @@ def row_payment(row, states) -> str:
 @register.simple_tag
 def max_quantity() -> int:
     return MAX_LINE_QUANTITY
+
+
+@register.simple_tag(takes_context=True)
+def priced(context, availability: Availability, quantity: int = 1) -> LinePrice:
+    """``{% priced availability quantity as lp %}``: what ``quantity`` units cost as the
+    availability serves them, the waiting ones discounted by the rules in force
+    (catalog.discounts). The rules are read once per page, and only when a unit may wait."""
+    decision = availability.decide(quantity)
+    rules = ()
+    if decision.backordered or decision.preordered:
+        cache = context.render_context
+        if "discount_rules" not in cache:
+            cache["discount_rules"] = discount_rules_for(found={availability.product.pk: availability})
+        rules = cache["discount_rules"]
+    return availability_line_price(availability, decision, rules)
+
+
+@register.filter
+def discount_reason(discount: Discount | None, currency=None) -> str:
+    """``{{ part.discount|discount_reason }}``: "10 % off while on pre-order", amounts in the
+    shop's currency (or the order's)."""
+    if discount is None:
+        return ""
+    return discount.reason(lambda amount: money(amount, currency))
+
+
+@register.filter
+def alternatives_of(alternatives: dict | None, product_id) -> list:
+    """``{{ alternatives|alternatives_of:line.product.pk }}``: one product's, from a view's
+    ``{product id: [Availability]}``."""
+    return (alternatives or {}).get(product_id, [])

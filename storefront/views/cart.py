@@ -12,7 +12,7 @@ from catalog.models import Product
 from orders.selectors import availability_for
 from orders.services import MAX_LINE_QUANTITY
 
-from ..cart import Cart, split_text
+from ..cart import Cart, alternatives_by_product, split_text
 from ..forms import CartLineForm, CartRemoveForm
 from ..money import cart_totals
 
@@ -108,4 +108,12 @@ def cart_remove(request: HttpRequest) -> HttpResponse:
 def cart_detail(request: HttpRequest) -> HttpResponse:
     review = Cart(request.session).review()
     review.flash(request)
-    return render(request, "storefront/cart.html", {"review": review, "totals": cart_totals(review.lines)})
+    return render(
+        request,
+        "storefront/cart.html",
+        {
+            "review": review,
+            "totals": cart_totals(review.lines),
+            "alternatives": alternatives_by_product(line.product for line in review.problems),
+        },
+    )

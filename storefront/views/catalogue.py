@@ -5,8 +5,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from catalog.availability import Outcome
 from catalog.models import Product
-from orders.selectors import availability_for, availability_for_many
+from orders.selectors import alternatives_for, availability_for, availability_for_many
 
 from ..cart import Cart
 from ..forms import QuantityForm
@@ -44,5 +45,11 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "quantity_form": form,
             "decision": availability.decide(quantity),
             "in_cart": in_cart,
+            # "Want it sooner?": only where one unit could not ship now.
+            "alternatives": (
+                alternatives_for(product=product)
+                if availability.decide(1).outcome != Outcome.IN_STOCK
+                else []
+            ),
         },
     )

@@ -12,7 +12,7 @@ from orders.links import guest_order_path
 from orders.services import Customer, checkout_place_order
 
 from ..access import order_remember, order_visible
-from ..cart import Cart, CartChanged
+from ..cart import Cart, CartChanged, alternatives_by_product
 from ..forms import CheckoutForm
 from ..money import cart_totals, order_money
 from .account import orders_with_rows
@@ -75,10 +75,19 @@ def checkout(request: HttpRequest) -> HttpResponse:
     elif review.notices and not problems:
         # The customer has not seen these changes yet: show them before placing anything.
         messages.warning(request, "Your cart changed. Please check it, then place your order again.")
+    refused = {p.product_id for p in problems} | {line.product.pk for line in review.problems}
     return render(
         request,
         "storefront/checkout.html",
-        {"review": review, "form": form, "problems": problems, "totals": cart_totals(review.lines)},
+        {
+            "review": review,
+            "form": form,
+            "problems": problems,
+            "totals": cart_totals(review.lines),
+            "alternatives": alternatives_by_product(
+                line.product for line in review.lines if line.product.pk in refused
+            ),
+        },
     )
 
 

@@ -42,3 +42,22 @@ def global_settings_set(**values) -> GlobalSettings:
         setattr(defaults, name, value)
     defaults.save()
     return defaults
+
+
+class DiscountRuleFactory(factory.django.DjangoModelFactory):
+    """10 % off every waiting unit (backordered or pre-ordered) of every product, no dates."""
+
+    class Meta:
+        model = "catalog.DiscountRule"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    kind = "percent"
+    value = Decimal("10")
+    applies_to = "both"
+    scope = "all"
+
+    @factory.post_generation
+    def products(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.products.set(extracted)

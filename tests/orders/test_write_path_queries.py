@@ -52,11 +52,12 @@ def test_checkout_costs_the_same_queries_for_1_5_or_20_lines(
 
     # Before the locks: customer tier, global settings, inbound supply (it only dates the
     # waiting units). Then savepoint; lock products (the products themselves: no second
-    # read), lock stock (free stock is summed from these rows); waiting units; order
+    # read), lock stock (free stock is summed from these rows); waiting units; the discount
+    # rules in force (units wait: only they are discounted); order
     # insert; stock update; rows insert; events insert; the order's note for its emails
     # (rendered after commit, see tests/notifications/test_order_placed_notes.py); the
     # order's totals (billing); release. Availability is decided once, from these.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         order = place(lines, user=user)
 
     assert order.rows.count() == 3 * count

@@ -276,10 +276,11 @@ def test_placing_an_order_costs_the_same_queries_for_1_5_or_20_lines(
 
     # The session; before the locks the global settings (read once: the cart is not
     # reviewed again, availability is decided under the locks) and inbound supply; then
-    # savepoint, lock products, lock stock, waiting units, order, stock, rows, events, the
-    # order's note, its totals, release; the session saved (cart emptied: savepoint,
-    # update, release). Before issue 12: 24 (the cart reviewed, then decided again).
-    with django_assert_num_queries(17):
+    # savepoint, lock products, lock stock, waiting units, the discount rules (units wait),
+    # order, stock, rows, events, the order's note, its totals, release; the session saved
+    # (cart emptied: savepoint, update, release). Before issue 12: 24 (the cart reviewed,
+    # then decided again).
+    with django_assert_num_queries(18):
         response = client.post(CHECKOUT, GUEST)
 
     order = Order.objects.get()
