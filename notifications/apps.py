@@ -10,6 +10,7 @@ class NotificationsConfig(AppConfig):
 
         from billing import signals as billing
         from catalog.models import GlobalSettings, Product
+        from catalog.signals import products_settings_changed
         from inventory.signals import purchase_order_sent, stock_freed, supply_changed
         from orders import signals as orders
 
@@ -31,4 +32,7 @@ class NotificationsConfig(AppConfig):
         supply_changed.connect(receivers.refresh_promises, dispatch_uid="refresh_promises")
         purchase_order_sent.connect(receivers.purchase_order_sent, dispatch_uid="email_purchase_order")
         post_save.connect(receivers.product_saved, sender=Product, dispatch_uid="product_promises")
+        products_settings_changed.connect(
+            receivers.products_settings_changed, dispatch_uid="products_promises"
+        )
         post_save.connect(receivers.global_settings_saved, sender=GlobalSettings, dispatch_uid="all_promises")

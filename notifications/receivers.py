@@ -104,6 +104,12 @@ def product_saved(sender, instance, **kwargs) -> None:
     transaction.on_commit(partial(_enqueue, tasks.refresh_promises, instance.pk))
 
 
+def products_settings_changed(sender, product_ids, **kwargs) -> None:
+    """A bulk settings change (catalog.services.products_set_policy): as product_saved, each."""
+    for product_id in product_ids:
+        transaction.on_commit(partial(_enqueue, tasks.refresh_promises, product_id))
+
+
 def global_settings_saved(sender, instance, **kwargs) -> None:
     transaction.on_commit(partial(_enqueue, tasks.refresh_all_promises))
 

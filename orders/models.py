@@ -3,6 +3,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -68,6 +69,13 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
+        indexes = [
+            # The admin's exact (case-insensitive) search by order number and email.
+            models.Index(Upper("number"), name="order_number_upper"),
+            models.Index(Upper("email"), name="order_email_upper"),
+            # The order changelist's ordering, newest first.
+            models.Index(fields=["-placed_at", "-id"], name="order_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -166,6 +174,15 @@ class OrderRow(models.Model):
                 name="row_waiting_queue",
             ),
             models.Index(fields=["status", "queue_at"], name="row_status_age"),
+            # The order-row changelist's ordering: any page of a million rows is an index walk.
+            models.Index(fields=["queue_at", "order", "line_no", "id"], name="row_admin_queue"),
+            # The dashboard's aggregates over waiting rows read this index alone (index-only).
+            models.Index(
+                fields=["status", "queue_at"],
+                include=["quantity", "product", "promise_date"],
+                condition=Q(status__in=WAITING),
+                name="row_waiting_cover",
+            ),
             # promises at risk (dashboard): waiting rows by promise date
             models.Index(
                 fields=["promise_date"],
@@ -210,6 +227,23 @@ class OrderRow(models.Model):
     def discount_applied(self):
         """The snapshotted catalog.discounts.Discount, or None (sold at the list price)."""
         return Discount.from_snapshot(self.discount, list_price=self.list_price, unit_price=self.unit_price)
+
+
+class RowStatusSummary(models.Model):
+    """Rows and units per status as of ``computed_at``: the job refresh_row_status_summary
+    recounts them from the rows (a snapshot replaced whole, never a running counter), so the
+    admin's "rows by status" does not scan every order row on each page view."""
+
+    status = models.CharField(max_length=16, choices=RowStatus.choices, primary_key=True)
+    rows = models.PositiveBigIntegerField()
+    units = models.PositiveBigIntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "row status summary"
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.rows} rows as of {self.computed_at:%Y-%m-%d %H:%M}"
 
 
 QUEUE_ORDER = ("-queue_tier", "queue_at", "order_id", "line_no", "pk")

@@ -8,18 +8,23 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator
 from django.db.models import Count, Sum
+from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from import_export.admin import ImportExportMixin
+from import_export.forms import ExportForm
 
 from catalog.admin import ProductAdminBase, describe_effective
 from catalog.availability import Availability, PreOrder, is_preorder
-from catalog.models import Product, Sourcing
+from catalog.models import POLICY_FIELD_NAMES, Product, Sourcing
+from catalog.resources import USE_GLOBAL, ProductResource, SafeCSV, SafeXLSX
 from catalog.selectors import global_settings_get, product_policy
+from catalog.services import products_set_policy
 from inventory.admin import StockInline
 from inventory.models import Source, Stock
 from inventory.selectors import stocks_in_priority
@@ -63,11 +68,63 @@ class RestockPreviewForm(forms.Form):
         units.widget.attrs["max"] = maximum
 
 
+class SetPolicyForm(forms.Form):
+    """The bulk action's choice: one setting, and "use global" or the products' own value."""
+
+    setting = forms.ChoiceField(
+        choices=[(name, Product._meta.get_field(name).verbose_name) for name in POLICY_FIELD_NAMES]
+    )
+    value = forms.CharField(
+        required=False,
+        help_text=f"The products' own value, or “{USE_GLOBAL}” to use the global setting. "
+        "Empty for a limit: unlimited.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        name, text = data.get("setting"), (data.get("value") or "").strip()
+        if name is None:
+            return data
+        data["use_global"] = text.lower() == USE_GLOBAL
+        data["value"] = None if data["use_global"] or not text else text
+        return data
+
+
 @admin.register(Product)
-class ProductAdmin(ProductAdminBase):
+class ProductAdmin(ImportExportMixin, ProductAdminBase):
     list_display = ("sku", "name", "price", "is_active", "backorders_effective", "availability")
     list_display_links = ("sku", "name")
     inlines = (StockInline,)
+    # Import and export (django-import-export): catalog.resources.ProductResource, by SKU.
+    resource_classes = [ProductResource]
+    import_formats = [SafeCSV, SafeXLSX]
+    export_formats = [SafeCSV, SafeXLSX]
+    export_form_class = ExportForm  # every column: the file is made to be edited and imported back
+    # Import needs change permission (IMPORT_EXPORT_IMPORT_PERMISSION_CODE); a new SKU also
+    # needs add permission (ProductResource).
+
+    def get_import_data_kwargs(self, **kwargs):
+        # The confirmed import is all or nothing too: a row that fails validation now (the
+        # data moved since the preview) rolls every row back.
+        return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}
+
+    def process_result(self, result, request):
+        """After the confirm step: a result with errors was rolled back whole; say so, and which
+        row and field, instead of the library's "Import finished" message."""
+        if not (result.has_errors() or result.has_validation_errors()):
+            return super().process_result(result, request)
+        for row in result.invalid_rows:
+            for field, errors in row.error_dict.items():
+                self.message_user(request, f"Row {row.number}, {field}: {' '.join(errors)}", messages.ERROR)
+        for number, errors in result.row_errors():
+            for error in errors:
+                self.message_user(request, f"Row {number}: {error.error}", messages.ERROR)
+        for error in result.base_errors:
+            self.message_user(request, str(error.error), messages.ERROR)
+        self.message_user(
+            request, "Nothing was imported: correct the file and import it again.", messages.ERROR
+        )
+        return redirect(reverse("admin:catalog_product_import"))
 
     def get_changelist_instance(self, request):
         """Availability for the whole page at once (a constant number of queries)."""
@@ -95,7 +152,45 @@ class ProductAdmin(ProductAdminBase):
 
     # -- allocation: "Allocate now" and the restock preview ----------------------------
 
-    actions = ("allocate_now",)
+    actions = ("allocate_now", "set_backorder_setting")
+
+    @admin.action(description="Set one backorder setting on the selected products", permissions=["change"])
+    def set_backorder_setting(self, request, queryset):
+        form = SetPolicyForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            name = form.cleaned_data["setting"]
+            ids = list(queryset.values_list("pk", flat=True))
+            try:
+                changed = products_set_policy(
+                    product_ids=ids,
+                    name=name,
+                    value=form.cleaned_data["value"],
+                    use_global=form.cleaned_data["use_global"],
+                )
+            except ValidationError as exc:
+                for message in exc.message_dict.get(name, exc.messages):
+                    form.add_error("value", message)
+            else:
+                label = Product._meta.get_field(name).verbose_name
+                shown = USE_GLOBAL if form.cleaned_data["use_global"] else form.cleaned_data["value"]
+                shown = "unlimited" if shown is None else shown
+                self.message_user(
+                    request, f"Set {label} to {shown} on {changed} product(s).", messages.SUCCESS
+                )
+                return redirect(request.get_full_path())
+        return render(
+            request,
+            "admin/catalog/product/set_policy.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Set one backorder setting",
+                "products": queryset.order_by("sku"),
+                "form": form,
+                "opts": self.opts,
+                "action": "set_backorder_setting",
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     def has_allocate_permission(self, request) -> bool:
         return request.user.has_perm(ALLOCATE_PERMISSION)

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "solo",
+    "import_export",  # product import/export (CSV, XLSX) and the order lists' CSV export
     "catalog",
     "inventory",
     "orders",
@@ -215,12 +216,25 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.expire_unpaid_orders",
         "schedule": env.float("BILLING_EXPIRE_SECONDS", default=60.0),
     },
+    # The admin's rows-by-status snapshot (counting a million rows per page view is too slow).
+    "row-status-summary": {
+        "task": "notifications.tasks.refresh_row_status_summary",
+        "schedule": env.float("ROW_STATUS_SUMMARY_SECONDS", default=300.0),
+    },
     # Merchants alerted of pay links unpaid after BILLING_PAY_LINK_ALERT_DAYS (once per link).
     "pay-links-overdue": {
         "task": "notifications.tasks.alert_overdue_pay_links",
         "schedule": env.float("BILLING_PAY_LINK_ALERT_SECONDS", default=3600.0),
     },
 }
+
+# django-import-export's admin: export needs the model's view permission and import its change
+# permission (the library's default lets any staff member who reaches the URL do both).
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+
+# A rows-by-status snapshot older than this (beat not running) is not shown: rows are counted.
+ROW_STATUS_SUMMARY_MAX_AGE = env.int("ROW_STATUS_SUMMARY_MAX_AGE", default=900)
 
 # Outbox: messages per send batch, retries with exponential backoff and jitter.
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)

@@ -8,13 +8,15 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
+from import_export.admin import ExportMixin
 
+from catalog.models import Product
+from catalog.resources import SafeCSV
 from inventory.models import Source
 
 from ..exceptions import InvalidTracking, OrderError
@@ -28,6 +30,19 @@ from ..services import (
     shipment_create,
     tracking_clean,
 )
+from .exports import ROW_COLUMNS, OrderResource, OrderRowResource, rows_summary, waiting_days
+from .scale import AutocompleteFilter, LargeTablePaginator
+
+SEARCH_HELP = "Exact order number, customer email or SKU (not case-sensitive)."
+
+
+def exact_search(term: str) -> tuple[list[int], object]:
+    """What a search term names, not case-sensitive: the products whose SKU it is (the
+    catalogue is small), else the orders whose number or email it is (a subquery served by two
+    indexes, orders 0007). A SKU is not also an order number ("R-…") or an email."""
+    products = list(Product.objects.filter(sku__iexact=term.strip()).values_list("pk", flat=True))
+    orders = Order.objects.filter(Q(number__iexact=term.strip()) | Q(email__iexact=term.strip()))
+    return products, orders.values("pk")
 
 
 class HasRowsInStatus(admin.SimpleListFilter):
@@ -214,11 +229,17 @@ def _report(request, done: int, errors: list[str], what: str) -> None:
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ExportMixin, admin.ModelAdmin):
     list_display = ("number", "placed_at", "full_name", "email", "status_display", "rows_summary")
     list_filter = (HasBackorderedRows, HasPreorderedRows, "rows__status", "placed_at")
-    search_fields = ("number", "email", "full_name", "rows__product__sku")
-    date_hierarchy = "placed_at"
+    # Exact matches through indexes (get_search_results): a substring search reads every order.
+    search_fields = ("number", "email", "rows__product__sku")
+    search_help_text = SEARCH_HELP
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    resource_classes = [OrderResource]  # "Export": the list's columns as CSV
+    export_formats = [SafeCSV]
+    skip_export_form = True  # one format, every column: the button downloads the list
     readonly_fields = ("number", "user", "placed_at", "status_display")
     fields = ("number", "status_display", "placed_at", "user", "email", "full_name", "address")
     inlines = (OrderRowInline, ShipmentInline)
@@ -227,6 +248,14 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("rows")
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        products, orders = exact_search(search_term)
+        if products:
+            orders = OrderRow.objects.filter(product_id__in=products).values("order_id")
+        return queryset.filter(pk__in=orders), False
 
     def has_add_permission(self, request):
         return False  # orders come from checkout
@@ -280,10 +309,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="rows")
     def rows_summary(self, order):
-        units = defaultdict(int)
-        for row in order.rows.all():
-            units[row.status] += row.quantity
-        return ", ".join(f"{units[s]} {RowStatus(s).label.lower()}" for s in RowStatus if units[s])
+        return rows_summary(order)
 
     @admin.action(description="Ship allocated rows (one shipment per source)", permissions=["change"])
     def ship_allocated(self, request, queryset):
@@ -332,24 +358,21 @@ class MoveSourceForm(forms.Form):
 
 
 @admin.register(OrderRow)
-class OrderRowAdmin(admin.ModelAdmin):
+class OrderRowAdmin(ExportMixin, admin.ModelAdmin):
     """All rows across orders: the merchant's queue, oldest first."""
 
-    list_display = (
-        "order_link",
-        "line_no",
-        "product",
-        "status",
-        "quantity",
-        "source",
-        "queue_at",
-        "waiting_days",
-        "promise_date",
-    )
-    list_filter = ("status", WaitedFilter, ("product", admin.RelatedOnlyFieldListFilter), "source")
+    list_display = ("order_link", *ROW_COLUMNS[1:])
+    list_filter = ("status", WaitedFilter, ("product", AutocompleteFilter), "source")
+    # Exact matches through indexes (get_search_results): a substring search reads every row.
     search_fields = ("order__number", "order__email", "product__sku")
+    search_help_text = SEARCH_HELP
     list_select_related = ("order", "product", "source")
-    ordering = ("queue_at", "order_id", "line_no", "pk")
+    ordering = ("queue_at", "order_id", "line_no", "pk")  # index row_admin_queue
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    resource_classes = [OrderRowResource]  # "Export": the list's columns as CSV
+    export_formats = [SafeCSV]
+    skip_export_form = True  # one format, every column: the button downloads the list
     fields = (
         "order",
         "line_no",
@@ -373,15 +396,26 @@ class OrderRowAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @property
+    def media(self):
+        return super().media + AutocompleteFilter.filter_media(
+            OrderRow._meta.get_field("product"), self.admin_site
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        products, orders = exact_search(search_term)
+        matching = {"product_id__in": products} if products else {"order_id__in": orders}
+        return queryset.filter(**matching), False
+
     @admin.display(description="order", ordering="order__number")
     def order_link(self, row):
         return format_html('<a href="../order/{}/change/">{}</a>', row.order_id, row.order.number)
 
     @admin.display(description="waiting (days)")
     def waiting_days(self, row):
-        if not row.is_waiting:
-            return "—"
-        return (timezone.now() - row.queue_at).days
+        return waiting_days(row)
 
     @admin.action(description="Ship selected allocated rows", permissions=["change"])
     def ship_rows(self, request, queryset):

@@ -70,3 +70,7 @@ __all__ += [
 from .notes import order_note_add  # noqa: E402
 
 __all__ += ["order_note_add"]
+
+from .summary import row_status_summary_refresh  # noqa: E402
+
+__all__ += ["row_status_summary_refresh"]
