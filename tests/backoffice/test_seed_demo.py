@@ -344,7 +344,8 @@ def test_second_run_changes_nothing(seeded):
     before = snapshot()
     out = seed()
     assert snapshot() == before
-    assert out.count("(0 new)") == 3  # sources, products, receipts
+    assert out.count("(0 new)") == 4  # sources, products, receipts, discount rules
+    assert "Alternatives chosen for 0 products." in out
     assert "Demo orders: 0 placed." in out
     assert "Global settings kept" in out
 
@@ -396,3 +397,20 @@ def test_suppliers_with_terms_and_a_sent_purchase_order_whose_lines_are_inbound(
     out = seed()  # a rerun adds no supplier, terms or purchase order
     assert "Suppliers: 2 (+0), product terms: 6 (+0)." in out
     assert PurchaseOrder.objects.count() == 1 and SupplierProduct.objects.count() == 6
+
+
+def test_discount_rules_and_alternatives_show_in_the_shop(seeded, client):
+    def page(sku: str) -> str:
+        slug = Product.objects.get(sku=sku).slug
+        return " ".join(
+            client.get(reverse("storefront:product_detail", args=[slug])).content.decode().split()
+        )
+
+    assert "Discount rules: 2 (2 new). Alternatives chosen for 3 products." in seeded
+    lp = page("LP-NIGHTFALL")  # pre-order, 32.00
+    assert "€28.80</ins>" in lp and "10 % off while on pre-order" in lp
+    game = page("GAME-TIDEWATER")  # backorder with notice, 55.00
+    assert "€50.00</ins>" in game and "€5.00 off while on backorder" in game
+    poster = page("POSTER-ALPS")  # out of stock
+    assert "Want it sooner? In stock now:" in poster
+    assert all(name in poster for name in ("Dot-Grid Notebook", "Planter", "Candle"))

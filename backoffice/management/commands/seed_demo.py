@@ -23,7 +23,14 @@ from payments import FraudStatus, PaymentStatus, RedirectNeeded
 from billing.models import EntryKind, EntryState, LedgerEntry, Settlement
 from billing.money import money_format
 from billing.services import entry_settle, payment_start
-from catalog.models import POLICY_FIELD_NAMES, Backorders, GlobalSettings, PartialAllocation, Product
+from catalog.models import (
+    POLICY_FIELD_NAMES,
+    Backorders,
+    DiscountRule,
+    GlobalSettings,
+    PartialAllocation,
+    Product,
+)
 from inventory.models import PurchaseOrder, Source, Supplier, SupplierProduct
 from inventory.services import (
     DraftLine,
@@ -52,6 +59,25 @@ DEMO_ORDERS = [
 # seeding and give its backorder headroom back, changing the demo); the one shipped at
 # once is this order's (index into DEMO_ORDERS) allocated rows at the main warehouse.
 DEMO_SHIPPED_ORDER = 2
+# Discount rules on units that wait (by name; a rerun keeps the merchant's edits). None
+# touches the demo orders (no pre-orders there; the backordered tent and kettle are silent).
+DEMO_DISCOUNTS = [
+    {"name": "10 % off every pre-order", "kind": "percent", "value": "10", "applies_to": "preorder"},
+    {
+        "name": "5.00 off Tidewater while on backorder",
+        "kind": "amount",
+        "value": "5.00",
+        "applies_to": "backorder",
+        "scope": "products",
+        "products": ["GAME-TIDEWATER"],
+    },
+]
+# The merchant's alternatives: offered where these cannot ship now, those in stock.
+DEMO_ALTERNATIVES = {
+    "POSTER-ALPS": ["NOTEBOOK-A5-DOT", "PLANTER-15", "CANDLE-CEDAR"],
+    "KETTLE-GOOSENECK": ["MUG-ENAMEL-12", "TEA-SENCHA-100", "GRINDER-HAND"],
+    "TENT-2P-ULTRA": ["STRAP-CANVAS", "SOCKS-HIKE-3"],
+}
 # Expected supply for a backordered product, so its promise dates show.
 DEMO_INBOUND = {
     "sku": "KETTLE-GOOSENECK",
@@ -346,6 +372,7 @@ class Command(BaseCommand):
                 ]
             received = sum(r.created for r in stock_receive_many(lines=lines))
             admin_created = self._admin_ensure()
+            discounts = self._discounts_ensure()
             placed = self._orders_ensure(sources)
             purchasing = self._purchasing_ensure(sources)
         # Outside the transaction: billing calls the provider only after commit.
@@ -355,7 +382,7 @@ class Command(BaseCommand):
             f"Sources: {len(sources)} ({new_sources} new). Products: {len(PRODUCTS)} ({new_products} new). "
             f"Opening stock receipts: {len(lines)} ({received} new). "
             f"Global settings {'created' if settings_created else 'kept as they were'}. "
-            f"Demo orders: {len(placed)} placed{paid}. {purchasing}"
+            f"Demo orders: {len(placed)} placed{paid}. {purchasing} {discounts}"
         )
         site = settings.SITE_URL.rstrip("/")
         password = ADMIN_PASSWORD if admin_created else f"{ADMIN_PASSWORD} (unless you changed it)"
@@ -368,6 +395,34 @@ class Command(BaseCommand):
                 f"  Password: {password}\n"
                 f"  Customer: {CUSTOMER_USERNAME} / {CUSTOMER_PASSWORD} (has paid orders with waiting rows)\n"
             )
+        )
+
+    def _discounts_ensure(self) -> str:
+        """The demo's discount rules (by name) and the merchant's alternatives (only for a
+        product that has none, so the merchant's own choice stays)."""
+        by_sku = Product.objects.in_bulk(
+            {sku for rule in DEMO_DISCOUNTS for sku in rule.get("products", ())}
+            | set(DEMO_ALTERNATIVES)
+            | {sku for skus in DEMO_ALTERNATIVES.values() for sku in skus},
+            field_name="sku",
+        )
+        new_rules = 0
+        for data in DEMO_DISCOUNTS:
+            fields = {k: v for k, v in data.items() if k not in ("name", "products")}
+            fields["value"] = Decimal(fields["value"])
+            rule, created = DiscountRule.objects.get_or_create(name=data["name"], defaults=fields)
+            if created:
+                rule.products.set([by_sku[sku] for sku in data.get("products", ())])
+            new_rules += created
+        chosen = 0
+        for sku, alternatives in DEMO_ALTERNATIVES.items():
+            product = by_sku[sku]
+            if not product.alternatives.exists():
+                product.alternatives.set([by_sku[alt] for alt in alternatives])
+                chosen += 1
+        return (
+            f"Discount rules: {len(DEMO_DISCOUNTS)} ({new_rules} new). "
+            f"Alternatives chosen for {chosen} product{'s' if chosen != 1 else ''}."
         )
 
     def _orders_ensure(self, sources: dict) -> list[Order]:
