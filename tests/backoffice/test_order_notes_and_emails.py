@@ -90,6 +90,8 @@ def test_the_order_page_lists_every_email_for_the_order_with_its_state(admin_cli
 
 def test_resend_writes_a_new_message_once_per_page_and_notes_who_did_it(admin_client, order):
     sent = shipped_email(order)
+    sent.attachments = [{"filename": "lines.csv", "mimetype": "text/csv", "content": "sku,qty\nLAMP-1,2\n"}]
+    sent.save()
     nonce = "a" * 32  # what the page rendered into its resend form
 
     first = admin_client.post(resend_url(order, sent), {"nonce": nonce}, follow=True)
@@ -103,6 +105,7 @@ def test_resend_writes_a_new_message_once_per_page_and_notes_who_did_it(admin_cl
         order.pk,
     )
     assert (copy.subject, copy.body_text, copy.body_html) == (sent.subject, sent.body_text, sent.body_html)
+    assert copy.attachments == sent.attachments
     sent.refresh_from_db()
     assert sent.status == OutboxStatus.SENT  # the original is left as it was sent
     assert "The shipped email is queued again to ada@example.com." in first.content.decode()

@@ -19,6 +19,7 @@ from orders.services import return_approve, return_receive, return_request, retu
 from tests.billing.factories import pay, place, place_prepaid, shop_settings
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("global_settings")]
 
@@ -200,3 +201,23 @@ def test_reconcile_finds_a_return_refund_that_is_not_the_units_value(
         "its 1 unit(s) are worth 20.00" in found
     )
     assert f"{per_shipment.number}: return {ret.pk} has a refund but is received" in found
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_refunds_of_one_return_at_once_write_one_refund(main, global_settings, monkeypatch):
+    monkeypatch.setattr("billing.tasks.enqueue_settle", lambda entry_id: None)  # no provider call here
+    kettle = ProductFactory(name="Copper Kettle", price=D("20.00"))
+    receive(kettle, 2, main)
+    order = place([(kettle, 2)])
+    pay(order)
+    shipment_create(order=order, source=main)
+    LedgerEntry.objects.filter(order=order, kind=EntryKind.CAPTURE).update(state=EntryState.SUCCEEDED)
+    ret = returned(order.rows.get(status=RowStatus.SHIPPED), 2, restock_at=main)
+
+    run_together(lambda: return_refund(return_id=ret.pk, include_shipping=True), 4)
+
+    assert [(r.amount, r.covers_shipping) for r in refunds(order)] == [(D("40.00"), False), (D("4.90"), True)]
+    capture = LedgerEntry.objects.get(order=order, kind=EntryKind.CAPTURE)
+    assert capture.drawn == D("44.90") == capture.amount
+    assert ledger_reconcile().violations == []
