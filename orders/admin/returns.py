@@ -123,42 +123,26 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reject selected returns (asks why)", permissions=["change"])
     def reject(self, request, queryset):
-        form = RejectForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            each_return(
-                request, queryset, return_reject, "Returns rejected", reason=form.cleaned_data["reason"]
-            )
-            return None
-        return ask(
-            self, request, queryset, form=form, action="reject", title="Reject returns", button="Reject"
-        )
+        return self._answered(request, queryset, RejectForm, return_reject, "Returns rejected", "Reject")
 
     @admin.action(description="Receive selected returns into a source (restock)", permissions=["change"])
     def receive(self, request, queryset):
-        form = ReceiveForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            each_return(
-                request, queryset, return_receive, "Returns received", source=form.cleaned_data["source"]
-            )
-            return None
-        return ask(
-            self, request, queryset, form=form, action="receive", title="Receive returns", button="Receive"
-        )
+        return self._answered(request, queryset, ReceiveForm, return_receive, "Returns received", "Receive")
 
     @admin.action(description="Accept selected returns without restock (write off)", permissions=["change"])
     def write_off(self, request, queryset):
-        form = WriteOffForm(request.POST if "apply" in request.POST else None)
+        return self._answered(
+            request, queryset, WriteOffForm, return_write_off, "Returns written off", "Write off"
+        )
+
+    def _answered(self, request, queryset, form_class, service, what: str, button: str):
+        """An action whose service needs an answer: ask on a page, then call it with the
+        form's fields (named as the service's arguments) on each selected return."""
+        form = form_class(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            each_return(
-                request, queryset, return_write_off, "Returns written off", reason=form.cleaned_data["reason"]
-            )
+            each_return(request, queryset, service, what, **form.cleaned_data)
             return None
+        action = request.POST.get("action", "")
         return ask(
-            self,
-            request,
-            queryset,
-            form=form,
-            action="write_off",
-            title="Write off returns",
-            button="Write off",
+            self, request, queryset, form=form, action=action, title=f"{button} returns", button=button
         )
