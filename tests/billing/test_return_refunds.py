@@ -15,9 +15,16 @@ from notifications.models import OutboxMessage
 from notifications.tasks import send_outbox
 from orders.exceptions import InvalidReturnMove
 from orders.models import ReturnEvent, ReturnRequest, ReturnStatus, RowStatus
-from orders.services import return_approve, return_receive, return_request, return_write_off, shipment_create
+from orders.services import (
+    backorders_allocate,
+    return_approve,
+    return_receive,
+    return_request,
+    return_write_off,
+    shipment_create,
+)
 from tests.billing.factories import pay, place, place_prepaid, shop_settings
-from tests.catalog.factories import ProductFactory
+from tests.catalog.factories import DiscountRuleFactory, ProductFactory
 from tests.helpers import receive
 from tests.threads import run_together
 
@@ -220,4 +227,27 @@ def test_two_refunds_of_one_return_at_once_write_one_refund(main, global_setting
     assert [(r.amount, r.covers_shipping) for r in refunds(order)] == [(D("40.00"), False), (D("4.90"), True)]
     capture = LedgerEntry.objects.get(order=order, kind=EntryKind.CAPTURE)
     assert capture.drawn == D("44.90") == capture.amount
+    assert ledger_reconcile().violations == []
+
+
+def test_a_discounted_units_return_refunds_the_price_it_was_charged_not_the_list_price(
+    main, django_capture_on_commit_callbacks
+):
+    kettle = ProductFactory(notify=True, price=D("20.00"))
+    DiscountRuleFactory(value=D("10"), applies_to="backorder")  # 10 % off units that wait
+    order = place([(kettle, 2)])  # both backordered at 18.00 (list price 20.00)
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+    receive(kettle, 2, main)
+    with django_capture_on_commit_callbacks(execute=True):
+        backorders_allocate(product_id=kettle.pk)
+        shipment_create(order=order, source=main)
+    row = order.rows.get(status=RowStatus.SHIPPED)
+    assert (row.unit_price, row.list_price) == (D("18.00"), D("20.00"))
+    ret = returned(row, 1, restock_at=main)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        (refund,) = return_refund(return_id=ret.pk)
+
+    assert refund.amount == D("18.00")
     assert ledger_reconcile().violations == []
