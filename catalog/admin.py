@@ -8,8 +8,10 @@ ProductAdminBase below, which only needs what catalog knows.
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.html import format_html
 from solo.admin import SingletonModelAdmin
 
+from .images import product_image_renditions_make
 from .models import (
     POLICY_FIELD_NAMES,
     Backorders,
@@ -18,6 +20,7 @@ from .models import (
     DiscountScope,
     GlobalSettings,
     Product,
+    ProductImage,
 )
 from .selectors import GLOBAL, EffectivePolicy, product_policy, products_with_effective
 
@@ -142,6 +145,21 @@ def _setting_rows() -> tuple:
     return tuple(rows)
 
 
+class ProductImageInline(admin.TabularInline):
+    """Pictures of the product; each upload is resized once when saved (ProductAdminBase.save_formset)."""
+
+    model = ProductImage
+    extra = 1
+    fields = ("preview", "image", "alt", "position")
+    readonly_fields = ("preview",)
+
+    @admin.display(description="preview")
+    def preview(self, obj: ProductImage) -> str:
+        if not obj.pk or not obj.renditions:
+            return "—"
+        return format_html('<img src="{}" alt="" width="80">', obj.card_src)
+
+
 class ProductAdminBase(admin.ModelAdmin):
     """Fields, fieldsets and effective-value lines of the product admin (not registered)."""
 
@@ -188,6 +206,19 @@ class ProductAdminBase(admin.ModelAdmin):
     )
     autocomplete_fields = ("alternatives",)
     readonly_fields = tuple(f"effective_{name}" for name in POLICY_FIELD_NAMES)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is ProductImage:
+            for image_form in formset.forms:
+                image = image_form.instance
+                # New or replaced file only: an alt text or position change keeps the renditions.
+                if (
+                    image.pk
+                    and "image" in image_form.changed_data
+                    and image_form not in formset.deleted_forms
+                ):
+                    product_image_renditions_make(image=image)
 
     def effective_policy(self, obj: Product | None) -> EffectivePolicy:
         """The product's policy, resolved once per object (the add form shows a new product's)."""

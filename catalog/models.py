@@ -1,4 +1,5 @@
 from decimal import Decimal
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -141,6 +142,9 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.parent.name} › {self.name}" if self.parent_id else self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse(settings.CUSTOMER_URL_NAMES["category"], kwargs={"slug": self.slug})
 
     def clean(self) -> None:
         # The two-level rule: a parent must be top-level, and a category with
@@ -315,3 +319,51 @@ class DiscountRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProductImage(models.Model):
+    """A picture of a product. Resized once, on upload (catalog.images), to the widths the
+    pages use; ``renditions`` lists the widths made, which the pages offer in ``srcset``."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(upload_to="products/%Y/%m/", width_field="width", height_field="height")
+    width = models.PositiveIntegerField(editable=False, default=0)
+    height = models.PositiveIntegerField(editable=False, default=0)
+    alt = models.CharField(
+        "alt text",
+        max_length=200,
+        help_text="What the picture shows, for people who cannot see it (read aloud by screen readers).",
+    )
+    position = models.PositiveIntegerField(
+        default=0, help_text="The first picture is the product's main one."
+    )
+    renditions = models.JSONField(default=list, editable=False, help_text="Widths made from the upload.")
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [models.CheckConstraint(condition=~Q(alt=""), name="productimage_alt_required")]
+
+    def __str__(self) -> str:
+        return self.alt
+
+    def rendition_name(self, width: int) -> str:
+        path = PurePosixPath(self.image.name)
+        return str(path.with_name(f"{path.stem}-{width}w.jpg"))
+
+    @property
+    def srcset(self) -> str:
+        return ", ".join(f"{self.image.storage.url(self.rendition_name(w))} {w}w" for w in self.renditions)
+
+    def src(self, width: int) -> str:
+        """The narrowest rendition at least ``width`` wide (else the widest): the ``src``
+        for browsers without ``srcset``."""
+        chosen = next((w for w in self.renditions if w >= width), self.renditions[-1])
+        return self.image.storage.url(self.rendition_name(chosen))
+
+    @property
+    def card_src(self) -> str:
+        return self.src(320)
+
+    @property
+    def page_src(self) -> str:
+        return self.src(640)

@@ -1,4 +1,4 @@
-"""Reads of the catalog: a product's effective backorder policy."""
+"""Reads of the catalog: a product's effective backorder policy; the category tree."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -114,3 +114,30 @@ def discount_rules_active(*, today: dt.date) -> list["Rule"]:
         )
         for r in rules
     ]
+
+
+def categories_tree() -> list[Category]:
+    """Top-level categories, each with ``.subcategories`` (a list), in position order: one query."""
+    categories = list(Category.objects.all())
+    by_parent: dict[int | None, list[Category]] = {}
+    for category in categories:
+        by_parent.setdefault(category.parent_id, []).append(category)
+    for category in categories:
+        category.subcategories = by_parent.get(category.pk, [])
+    return by_parent.get(None, [])
+
+
+def category_products(*, category: Category):
+    """The active products of a category and of its subcategories."""
+    return Product.objects.filter(Q(category=category) | Q(category__parent=category), is_active=True)
+
+
+def category_trail(category: Category | None) -> list[Category]:
+    """The breadcrumb trail down to ``category``: [parent, category], or [category].
+
+    Read ``category`` with ``select_related("parent")`` (or a product with
+    ``select_related("category__parent")``) and this costs no query.
+    """
+    if category is None:
+        return []
+    return [category.parent, category] if category.parent_id else [category]

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -12,6 +14,8 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("", include("storefront.urls")),
 ]
+# Uploaded pictures in development (static() adds nothing unless DEBUG is on).
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 # Error pages in the storefront's or the admin's look (the 503 comes from config.middleware).
 handler403 = "config.views.permission_denied"

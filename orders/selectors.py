@@ -326,3 +326,57 @@ def alternatives_for(*, product: Product, today: dt.date | None = None) -> list[
         return []
     checked = availability_for_many(products=found, today=today)
     return [checked[p.pk] for p in found if checked[p.pk].decide(1).outcome == Outcome.IN_STOCK]
+
+
+# -- the storefront's availability filter and ships-by order -----------------------------
+
+IN_STOCK_NOW = "in_stock"  # one unit comes from stock now
+ORDERABLE = "orderable"  # one unit may be bought: from stock, on backorder or on pre-order
+
+
+@dataclass(frozen=True)
+class ProductOffer:
+    """A product with its availability and the decision for one unit (Availability.decide)."""
+
+    product: Product
+    availability: Availability
+    in_stock_now: bool
+    orderable: bool
+    ships_by: dt.date | None  # today from stock, the promise date when it waits, None: cannot be ordered
+
+
+def product_offers(
+    *,
+    products: Iterable[Product],
+    keep: str | None = None,
+    by_ships_by: bool = False,
+    today: dt.date | None = None,
+) -> list[ProductOffer]:
+    """Products (in the order given) with their offer for one unit, kept by ``keep``
+    (IN_STOCK_NOW, ORDERABLE or None: all) and, with ``by_ships_by``, ordered by the date one
+    unit ordered now would ship (ties keep the order given; products that cannot be ordered
+    last). Asks the availability rule through availability_for_many: four queries."""
+    products = list(products)
+    today = today or timezone.localdate()
+    found = availability_for_many(products=products, today=today)
+    offers = []
+    for product in products:
+        avail = found[product.pk]
+        decision = avail.decide(1)
+        in_stock = decision.outcome == Outcome.IN_STOCK
+        offers.append(
+            ProductOffer(
+                product=product,
+                availability=avail,
+                in_stock_now=in_stock,
+                orderable=decision.ok,
+                ships_by=(today if in_stock else decision.ships_by) if decision.ok else None,
+            )
+        )
+    if keep == IN_STOCK_NOW:
+        offers = [o for o in offers if o.in_stock_now]
+    elif keep == ORDERABLE:
+        offers = [o for o in offers if o.orderable]
+    if by_ships_by:
+        offers.sort(key=lambda o: (o.ships_by is None, o.ships_by or dt.date.max))
+    return offers

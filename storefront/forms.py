@@ -7,7 +7,9 @@ from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from catalog.search import MAX_QUERY_LENGTH
 from notifications.accounts import password_reset_mail
+from orders.selectors import IN_STOCK_NOW, ORDERABLE
 from orders.services import MAX_LINE_QUANTITY
 
 # Larger than any primary key; keeps a lookup from overflowing the database integer.
@@ -191,3 +193,44 @@ class FindOrderForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["number"].widget.attrs.update(autocomplete="off", spellcheck="false")
+
+
+# Sort keys of the product listings; "" is the best match for a search, else by name.
+SORT_BY_SHIPS_BY = "ships_by"
+
+
+class ProductFilterForm(forms.Form):
+    """What a customer searches, keeps and sorts on the product listings (GET, no JavaScript)."""
+
+    # Longer text is cut by the search (catalog.search), not refused.
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "maxlength": MAX_QUERY_LENGTH}),
+    )
+    availability = forms.ChoiceField(
+        label=_("Availability"),
+        required=False,
+        choices=[
+            ("", _("All products")),
+            (IN_STOCK_NOW, _("In stock now")),
+            (ORDERABLE, _("Can be ordered")),
+        ],
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("", _("Best match")),
+            ("name", _("Name")),
+            ("price", _("Price: low to high")),
+            ("-price", _("Price: high to low")),
+            (SORT_BY_SHIPS_BY, _("Ships soonest")),
+        ],
+    )
+
+    def values(self) -> tuple[str, str, str]:
+        """(text, availability, sort), each falling back to its default when not valid."""
+        self.is_valid()
+        data = self.cleaned_data
+        return data.get("q", ""), data.get("availability", ""), data.get("sort", "")

@@ -7,6 +7,7 @@ app_name = "storefront"
 urlpatterns = [
     path("", catalogue.product_list, name="product_list"),
     path("products/<slug:slug>/", catalogue.product_detail, name="product_detail"),
+    path("category/<slug:slug>/", catalogue.category_detail, name="category_detail"),
     path("cart/", cart.cart_detail, name="cart"),
     path("cart/add/", cart.cart_add, name="cart_add"),
     path("cart/update/", cart.cart_update, name="cart_update"),

@@ -87,6 +87,18 @@ def source(main):
     return main
 
 
+@pytest.fixture(scope="session")
+def _media_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, _media_dir):
+    """Uploads (product pictures) go to a temporary folder, never the project's media/."""
+    settings.MEDIA_ROOT = str(_media_dir)
+    return _media_dir
+
+
 @pytest.fixture
 def ada():
     return UserFactory(username="ada", email="ada@example.com")

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from import_export.forms import ExportForm
 
-from catalog.admin import ProductAdminBase, describe_effective
+from catalog.admin import ProductAdminBase, ProductImageInline, describe_effective
 from catalog.availability import Availability, PreOrder, is_preorder
 from catalog.models import POLICY_FIELD_NAMES, Product, Sourcing
 from catalog.resources import USE_GLOBAL, ProductResource, SafeCSV, SafeXLSX
@@ -94,7 +94,7 @@ class SetPolicyForm(forms.Form):
 class ProductAdmin(ImportExportMixin, ProductAdminBase):
     list_display = ("sku", "name", "price", "is_active", "backorders_effective", "availability")
     list_display_links = ("sku", "name")
-    inlines = (StockInline,)
+    inlines = (StockInline, ProductImageInline)
     # Import and export (django-import-export): catalog.resources.ProductResource, by SKU.
     resource_classes = [ProductResource]
     import_formats = [SafeCSV, SafeXLSX]

@@ -120,6 +120,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploads (product pictures and their renditions). runserver serves them when DEBUG is on;
+# in production the web server (or a CDN) serves MEDIA_ROOT at MEDIA_URL (README).
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
 # Email: console by default; smtp://user:pass@host:port in production.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -134,6 +138,7 @@ GUEST_LINK_DAYS = env.int("GUEST_LINK_DAYS", default=90)
 # the apps below it reverse these names instead of importing storefront.
 CUSTOMER_URL_NAMES = {
     "product": "storefront:product_detail",
+    "category": "storefront:category_detail",
     "order": "storefront:order_detail",
     "guest_order": "storefront:guest_order",
     "row_cancel": "storefront:row_cancel",

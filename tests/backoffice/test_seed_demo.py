@@ -344,7 +344,7 @@ def test_second_run_changes_nothing(seeded):
     before = snapshot()
     out = seed()
     assert snapshot() == before
-    assert out.count("(0 new)") == 4  # sources, products, receipts, discount rules
+    assert out.count("(0 new)") == 5  # sources, products, receipts, discount rules, categories
     assert "Alternatives chosen for 0 products." in out
     assert "Demo orders: 0 placed." in out
     assert "Global settings kept" in out
@@ -414,3 +414,37 @@ def test_discount_rules_and_alternatives_show_in_the_shop(seeded, client):
     poster = page("POSTER-ALPS")  # out of stock
     assert "Want it sooner? In stock now:" in poster
     assert all(name in poster for name in ("Dot-Grid Notebook", "Planter", "Candle"))
+
+
+# -- categories and pictures -----------------------------------------------------------
+
+
+def test_a_two_level_category_tree_shelves_every_product(seeded):
+    from catalog.models import Category
+
+    tops = Category.objects.filter(parent=None)
+    assert tops.count() >= 3
+    assert all(c.children.exists() for c in tops)
+    assert not Category.objects.filter(parent__parent__isnull=False).exists()  # two levels
+    assert not Product.objects.filter(category=None).exists()
+    assert "Categories: " in seeded
+
+
+def test_a_few_products_have_pictures_drawn_with_their_renditions(seeded, media_root):
+    from catalog.models import ProductImage
+
+    images = ProductImage.objects.select_related("product")
+    assert 3 <= images.values("product").distinct().count() <= 10
+    for image in images:
+        assert image.alt and image.renditions == [320, 640, 960]
+        assert all((media_root / image.rendition_name(w)).exists() for w in image.renditions)
+
+
+def test_rerun_adds_no_category_or_picture_and_keeps_the_merchants_shelving(seeded):
+    from catalog.models import Category, ProductImage
+
+    Product.objects.filter(sku="POSTER-ALPS").update(category=None)
+    counts = (Category.objects.count(), ProductImage.objects.count())
+    seed()
+    assert (Category.objects.count(), ProductImage.objects.count()) == counts
+    assert Product.objects.get(sku="POSTER-ALPS").category is None

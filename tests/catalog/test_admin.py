@@ -44,6 +44,7 @@ def product_form_data(product: Product, **changes) -> dict:
         else:
             data[name] = str(value)
     data.update({"stocks-TOTAL_FORMS": "0", "stocks-INITIAL_FORMS": "0"})
+    data.update({"images-TOTAL_FORMS": "0", "images-INITIAL_FORMS": "0"})
     return data
 
 

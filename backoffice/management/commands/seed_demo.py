@@ -1,4 +1,5 @@
-"""Demo data: sources, global settings, ~20 products in every availability state, an admin.
+"""Demo data: sources, global settings, a category tree, ~20 products in every availability
+state (a few with pictures drawn here), an admin.
 
 Idempotent, so scripts/demo.sh runs it on every start: what exists is left as the
 merchant left it (products and sources by SKU / code, the admin by username) and
@@ -10,22 +11,27 @@ shop has no orders yet; they are paid through billing's services with the dummy 
 
 import contextlib
 import datetime as dt
+import io
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
+from PIL import Image, ImageDraw
 
 from billing.models import EntryKind, EntryState, LedgerEntry, Settlement
 from billing.money import money_format
 from billing.services import entry_settle, payment_start
+from catalog.images import product_image_add
 from catalog.models import (
     POLICY_FIELD_NAMES,
     Backorders,
+    Category,
     DiscountRule,
     GlobalSettings,
     PartialAllocation,
@@ -121,6 +127,39 @@ SOURCES = [
 ]
 
 GLOBAL_SETTINGS = {"backorders": Backorders.NO, "low_stock_threshold": 3}
+
+# The category tree (two levels) and the products on each shelf, by SKU. Filled in when the
+# tree is first created; later the merchant's changes are kept.
+CATEGORIES = [
+    ("Kitchen", [
+        ("Coffee & tea", ["KETTLE-GOOSENECK", "GRINDER-HAND", "TEA-SENCHA-100", "MUG-ENAMEL-12"]),
+        ("Cookware", ["KNIFE-PARING"]),
+    ]),
+    ("Outdoors", [
+        ("Camping", ["TENT-2P-ULTRA", "SOCKS-HIKE-3", "BOOK-FORAGER", "SCARF-MERINO"]),
+        ("Cycling", ["BIKE-LIGHT-SET"]),
+    ]),
+    ("Home & office", [
+        ("Desk", ["DESK-OAK-140", "NOTEBOOK-A5-DOT", "KEYBOARD-TKL75"]),
+        ("Decor", ["PLANTER-15", "CANDLE-CEDAR", "POSTER-ALPS"]),
+        ("Games", ["GAME-TIDEWATER"]),
+    ]),
+    ("Music & photo", [
+        ("Audio", ["HEADPHONES-OPEN", "LP-NIGHTFALL"]),
+        ("Photo", ["LENS-35MM", "STRAP-CANVAS"]),
+    ]),
+]  # fmt: skip
+# Pictures drawn for a few products (Pillow; no files shipped): SKU -> (colour, alt text) per picture.
+DEMO_PICTURES = {
+    "KETTLE-GOOSENECK": [
+        ("#3b5b7a", "A matte blue gooseneck kettle on a wooden counter"),
+        ("#7a8da0", "The kettle's thermometer in its lid, seen from above"),
+    ],
+    "TENT-2P-ULTRA": [("#4f7a3b", "A green two-person tent pitched on a meadow")],
+    "MUG-ENAMEL-12": [("#c24d3a", "A red enamel mug with a white rim")],
+    "LENS-35MM": [("#2e2e33", "A black 35 mm lens, front element facing the camera")],
+    "PLANTER-15": [("#d8cbb5", "A speckled cream ceramic planter with a small fern")],
+}
 
 # "policy" overrides the global setting (its "use global" flag is turned off);
 # "stock" is opening stock per source code; *_in_days are relative to today.
@@ -314,6 +353,17 @@ PRODUCTS: list[dict] = [
 ]
 
 
+def demo_picture(colour: str, *, seed: int = 0) -> bytes:
+    """A small 960 x 720 JPEG: a coloured field with a few pale shapes (no files shipped)."""
+    picture = Image.new("RGB", (960, 720), colour)
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((300 + 60 * seed, 180, 660 + 60 * seed, 540), fill="#f4f1ea")
+    draw.rectangle((0, 600, 960, 720), fill="#00000022" if seed else "#e9e4d8")
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
 def product_fields(data: dict, *, today: dt.date) -> dict:
     """Model field values of one PRODUCTS entry."""
     fields = {
@@ -371,6 +421,7 @@ class Command(BaseCommand):
                     for code, quantity in data.get("stock", {}).items()
                 ]
             received = sum(r.created for r in stock_receive_many(lines=lines))
+            new_categories = self._categories_ensure()
             admin_created = self._admin_ensure()
             discounts = self._discounts_ensure()
             placed = self._orders_ensure(sources)
@@ -381,6 +432,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Sources: {len(sources)} ({new_sources} new). Products: {len(PRODUCTS)} ({new_products} new). "
             f"Opening stock receipts: {len(lines)} ({received} new). "
+            f"Categories: {Category.objects.count()} ({new_categories} new). "
             f"Global settings {'created' if settings_created else 'kept as they were'}. "
             f"Demo orders: {len(placed)} placed{paid}. {purchasing} {discounts}"
         )
@@ -424,6 +476,33 @@ class Command(BaseCommand):
             f"Discount rules: {len(DEMO_DISCOUNTS)} ({new_rules} new). "
             f"Alternatives chosen for {chosen} product{'s' if chosen != 1 else ''}."
         )
+
+    def _categories_ensure(self) -> int:
+        """The category tree, created once: the first time, its products are shelved and a few
+        get pictures. Returns how many categories were created."""
+        if Category.objects.exists():
+            return 0
+        products = {p.sku: p for p in Product.objects.all()}
+        created = 0
+        for position, (name, children) in enumerate(CATEGORIES):
+            top = Category.objects.create(name=name, slug=slugify(name), position=position)
+            created += 1
+            for child_position, (child_name, skus) in enumerate(children):
+                child = Category.objects.create(
+                    name=child_name, slug=slugify(child_name), parent=top, position=child_position
+                )
+                created += 1
+                Product.objects.filter(sku__in=skus, category__isnull=True).update(category=child)
+        for sku, pictures in DEMO_PICTURES.items():
+            product = products.get(sku)
+            if product is None or product.images.exists():
+                continue
+            for position, (colour, alt) in enumerate(pictures):
+                picture = ContentFile(
+                    demo_picture(colour, seed=position), name=f"{product.slug}-{position}.jpg"
+                )
+                product_image_add(product=product, file=picture, alt=alt, position=position)
+        return created
 
     def _orders_ensure(self, sources: dict) -> list[Order]:
         """A customer with a few orders (some rows waiting) and one inbound supply, placed
