@@ -1,8 +1,9 @@
 """Issue 14 in a real headless Chromium against the live server.
 
-1. A pre-order discounted by a merchant's rule, and a backorder product ordered beyond its
-   stock: the product pages show the discounted price and why, the cart splits the line
-   (units from stock at full price, the rest discounted), the order is paid with the dummy
+1. A pre-order discounted by a merchant's rule, found by a search, and a backorder product
+   ordered beyond its stock: the search result and the product pages show the discounted
+   price and why, the cart splits the line (units from stock at full price, the rest
+   discounted), the order is paid with the dummy
    provider, and the order page and the confirmation email (received by a real SMTP sink)
    show the same amounts.
 2. An out-of-stock product page offers an in-stock alternative, which is added to the cart
@@ -45,12 +46,16 @@ def test_discounted_pre_order_and_split_backorder_from_page_to_email(page: Page,
     receive(lantern, 2, main)
     DiscountRuleFactory(name="Waiting deal", value=D("10"), applies_to="both")
 
-    # The list and the product page: the discounted price, the list price struck, why.
+    # Found by a search; the result and the product page: the discounted price, the list
+    # price struck, why.
     page.goto("/")
+    page.get_by_role("searchbox", name="Search products").fill("tidewater")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("li.card")).to_have_count(1)
     card = page.locator("li.card").filter(has=page.get_by_role("heading", name="Tidewater", exact=True))
     expect(card.locator(".price__now")).to_have_text("€54.00")
     expect(card.locator(".discount-reason")).to_have_text("10 % off while on pre-order")
-    page.get_by_role("link", name="Tidewater", exact=True).click()
+    card.get_by_role("link", name="Tidewater", exact=True).click()
     expect(page.locator(".price--large s")).to_contain_text("€60.00")
     expect(page.locator(".price--large ins")).to_have_text("€54.00")
     expect(page.locator(".discount-reason").first).to_have_text("10 % off while on pre-order")
