@@ -52,7 +52,7 @@ COLD_SKU = "SKU-00042"
 # The indexes issue 12's admin work added (orders 0007): dropped for "before".
 NEW_INDEXES = (
     "row_admin_queue",
-    "row_waiting_cover",
+    "row_waiting_units",
     "order_number_upper",
     "order_email_upper",
     "order_newest_first",

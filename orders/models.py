@@ -176,12 +176,14 @@ class OrderRow(models.Model):
             models.Index(fields=["status", "queue_at"], name="row_status_age"),
             # The order-row changelist's ordering: any page of a million rows is an index walk.
             models.Index(fields=["queue_at", "order", "line_no", "id"], name="row_admin_queue"),
-            # The dashboard's aggregates over waiting rows read this index alone (index-only).
+            # Waiting units of a product (availability: product pages, cart, checkout) and the
+            # dashboard's aggregates over waiting rows read this index alone (index-only): a
+            # product's sum reads its own waiting rows' entries, not the table.
             models.Index(
-                fields=["status", "queue_at"],
-                include=["quantity", "product", "promise_date"],
+                fields=["product", "status"],
+                include=["quantity", "queue_at", "promise_date"],
                 condition=Q(status__in=WAITING),
-                name="row_waiting_cover",
+                name="row_waiting_units",
             ),
             # promises at risk (dashboard): waiting rows by promise date
             models.Index(
