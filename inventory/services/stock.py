@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from catalog.models import Product
 
@@ -298,7 +298,19 @@ def stock_allocate(*, takes: list[tuple[Stock, int]]) -> None:
             )
         stock.allocated += quantity
         changed[stock.pk] = stock
-    Stock.objects.bulk_update(changed.values(), ["allocated"])
+    if not changed:
+        return
+    if connection.vendor == "postgresql":
+        # One statement as bulk_update, without compiling a CASE per row (checkout's hot
+        # path, issue 12): the rows are locked, so the values written are those above.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Stock._meta.db_table} AS s SET allocated = v.allocated"  # noqa: S608 - our table name
+                " FROM unnest(%s::bigint[], %s::integer[]) AS v(id, allocated) WHERE s.id = v.id",
+                [list(changed), [stock.allocated for stock in changed.values()]],
+            )
+    else:
+        Stock.objects.bulk_update(changed.values(), ["allocated"])
 
 
 def stock_release(*, releases: list[tuple[Stock, int]]) -> None:

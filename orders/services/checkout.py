@@ -84,6 +84,15 @@ def _new_row(
 LinesCheck = Callable[[list[tuple[CartLine, Product | None, Decision | None]]], None]
 
 
+def _decide(lines, products, found) -> list[tuple[CartLine, Product | None, Decision | None]]:
+    return [
+        (line, products[line.product_id], found[line.product_id].decide(line.quantity))
+        if line.product_id in products
+        else (line, None, None)
+        for line in lines
+    ]
+
+
 def checkout_place_order(
     *,
     lines: list[CartLine],
@@ -115,30 +124,29 @@ def checkout_place_order(
                 ]
             )
     # Everything that needs no lock is done before the locks: they are held until commit.
-    # Inbound supply only sets the promise date of waiting units, and no lock guards it.
     ids = [line.product_id for line in lines]
     number = _new_order_number()
     tier = 0
     if customer.user is not None:
         tier = CustomerTier.objects.filter(user=customer.user).values_list("priority", flat=True).first() or 0
     defaults = global_settings_get()  # read once: the products' policies and the sourcing
-    inbound = inbound_open_by_product(product_ids=ids)
     with transaction.atomic():
         products, stocks = stock_lock_with_products(product_ids=ids)
-        found = availability_from(
+        availability_with = partial(
+            availability_from,
             products=products.values(),
             defaults=defaults,
             free=free_stock_of_locked(stocks.values()),
             waiting=waiting_units_by_product(product_ids=ids),
-            inbound=inbound,
             today=today,
         )
-        decided = [
-            (line, products.get(line.product_id), found[line.product_id].decide(line.quantity))
-            if line.product_id in products
-            else (line, None, None)
-            for line in lines
-        ]
+        decided = _decide(lines, products, availability_with(inbound={}))
+        # Inbound supply only dates the units that wait: read it when some do, and decide
+        # those lines again with it (the same quantities, now with their promise date).
+        waiting_ids = [line.product_id for line, _, d in decided if d and (d.backordered or d.preordered)]
+        inbound = inbound_open_by_product(product_ids=waiting_ids) if waiting_ids else {}
+        if inbound:
+            decided = _decide(lines, products, availability_with(inbound=inbound))
         if check is not None:
             check(decided)
         problems, decisions = [], []

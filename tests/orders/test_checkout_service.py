@@ -113,6 +113,27 @@ def test_a_new_preorder_row_is_promised_its_release_date_when_supply_comes_soone
     assert (second.status, second.promise_date) == ("preordered", today + dt.timedelta(days=30))
 
 
+def test_a_backordered_row_is_promised_by_the_inbound_supply_that_covers_it():
+    today = dt.date(2026, 11, 23)
+    main = SourceFactory(code="main", priority=1)
+    lamp = ProductFactory(backorderable=True)
+    receive(lamp, 1, main)
+    inbound_create(
+        source=main, product=lamp, quantity=5, expected_date=today + dt.timedelta(days=3), reference="PO"
+    )
+    rug = ProductFactory()  # in stock: nothing of it waits
+    receive(rug, 1, main)
+
+    order = place((lamp, 2), (rug, 1), today=today)
+
+    # The supply of day 3 covers the waiting unit, well before the lead time's 14 days.
+    assert [(r.status, r.quantity, r.promise_date) for r in order.rows.order_by("line_no", "pk")] == [
+        ("allocated", 1, None),
+        ("backordered", 1, today + dt.timedelta(days=3)),
+        ("allocated", 1, None),
+    ]
+
+
 def test_refusal_names_each_product_and_its_real_quantity_and_writes_nothing(sources):
     main, _ = sources
     short = ProductFactory(name="Brass Lamp")

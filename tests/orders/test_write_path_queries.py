@@ -50,17 +50,31 @@ def test_checkout_costs_the_same_queries_for_1_5_or_20_lines(
         receive(product, 1, overflow)
         lines.append((product, 3))  # a row from each source and one backordered: 3 rows a line
 
-    # Before the locks: customer tier, global settings, inbound supply (it only dates the
-    # waiting units). Then savepoint; lock products (the products themselves: no second
-    # read), lock stock (free stock is summed from these rows); waiting units; the discount
-    # rules in force (units wait: only they are discounted); order
-    # insert; stock update; rows insert; events insert; the order's note for its emails
-    # (rendered after commit, see tests/notifications/test_order_placed_notes.py); the
-    # order's totals (billing); release. Availability is decided once, from these.
+    # Before the locks: customer tier, global settings. Then savepoint; lock products (the
+    # products themselves: no second read), lock stock (free stock is summed from these
+    # rows); waiting units; inbound supply of the products with units to wait (their
+    # promise date); the discount rules in force (units wait: only they are discounted);
+    # order insert; stock update; rows insert; events insert; the order's note for its
+    # emails (rendered after commit, see tests/notifications/test_order_placed_notes.py);
+    # the order's totals (billing); release. Availability is decided once, from these.
     with django_assert_num_queries(15):
         order = place(lines, user=user)
 
     assert order.rows.count() == 3 * count
+
+
+@pytest.mark.parametrize("count", [1, 5, 20])
+def test_checkout_from_stock_alone_reads_no_inbound_supply(main, count, django_assert_num_queries):
+    products = [ProductFactory() for _ in range(count)]
+    for product in products:
+        receive(product, 2, main)
+
+    # As above, less the customer tier (a guest) and the inbound supply: nothing waits,
+    # so no promise date is needed.
+    with django_assert_num_queries(12):
+        order = place([(product, 2) for product in products])
+
+    assert {row.status for row in order.rows.all()} == {RowStatus.ALLOCATED}
 
 
 @pytest.mark.parametrize("count", [1, 10])
