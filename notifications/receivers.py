@@ -1,6 +1,7 @@
 """Reactions to what lower apps announce. Thin: each calls one function."""
 
 import logging
+import time
 from functools import partial
 
 from django.conf import settings
@@ -31,36 +32,56 @@ def allocate_freed_stock(sender, product_ids, **kwargs) -> None:
 
 
 SEND_QUEUED_KEY = "notifications:send-outbox-queued"
+# When the send job this process queued (or found queued) starts, as time.time(): until
+# then this process publishes nothing and asks the cache nothing.
+_send_queued_until = 0.0
 
 
 def send_outbox(sender, **kwargs) -> None:
     """outbox.messages_written arrives after commit: queue the send job, once per burst.
 
     The first announcement in a window of OUTBOX_SEND_WINDOW_SECONDS sets a cache key
-    living as long as the window and queues the job to start when it ends; a later one
-    finds the key, so a job is queued that starts after this commit and sends what it
-    wrote: nothing is published. (A worker whose clock runs ahead may start early and
-    miss the last few; beat's periodic send takes them, a minute at most.) A broker or
+    holding the job's start (now + window, living as long) and queues the job with that
+    countdown; a later one finds the key, so a job is queued that starts after this commit
+    and sends what it wrote: nothing is published. Each web process also remembers that
+    start, and asks the cache again only once it has passed. (A worker whose clock runs
+    ahead, or web machines whose clocks disagree, may start a job before the last few
+    commits it covers; beat's periodic send takes those, a minute at most.) A broker or
     cache that is down only delays the messages (beat's periodic send picks them up); a
-    publish that failed drops the key, so the next write tries again. Nothing is sent
-    twice whatever happens here (the outbox's claims).
+    publish that failed forgets the window, so the next write tries again. Nothing is
+    sent twice whatever happens here (the outbox's claims).
     """
+    global _send_queued_until
     window = settings.OUTBOX_SEND_WINDOW_SECONDS
+    now = time.time()
     if window <= 0 or tasks.send_outbox.app.conf.task_always_eager:
         countdown = None  # in-process tasks (no broker): nothing runs later, send now
+    elif now < _send_queued_until:
+        return
     else:
         countdown = window
         try:
-            if not cache.add(SEND_QUEUED_KEY, True, timeout=window):
-                return
+            if not cache.add(SEND_QUEUED_KEY, now + window, timeout=window):
+                queued = cache.get(SEND_QUEUED_KEY)
+                if queued is not None and queued > now:
+                    _send_queued_until = queued
+                    return
         except Exception:  # noqa: BLE001 - a cache down must not stop the send job
             log.warning("Cache unreachable; the send job is queued without coalescing", exc_info=True)
+        _send_queued_until = now + window
     try:
         tasks.send_outbox.apply_async(countdown=countdown)
     except OperationalError:
         log.warning("Broker unreachable; the outbox waits for the periodic send")
         if countdown is not None:
-            cache.delete(SEND_QUEUED_KEY)  # nothing is queued: the next write tries again
+            send_window_forget()  # nothing is queued: the next write tries again
+
+
+def send_window_forget() -> None:
+    """Forget the send job queued for this window (in the cache and in this process)."""
+    global _send_queued_until
+    _send_queued_until = 0.0
+    cache.delete(SEND_QUEUED_KEY)
 
 
 def order_placed(sender, order, rows, decisions, **kwargs) -> None:

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from catalog.models import GlobalSettings
 from config.celery_app import app
 from inventory.signals import stock_freed
-from notifications.receivers import SEND_QUEUED_KEY
+from notifications.receivers import send_window_forget
 from tests.helpers import celery_publishing, purge_broker
 from tests.inventory.factories import SourceFactory
 from tests.orders.factories import UserFactory
@@ -137,10 +137,10 @@ def live_broker():
     """Tasks sent by this test go to the test broker (a real worker runs them)."""
     # An earlier test's send job (coalesced per burst, notifications.receivers.send_outbox)
     # was purged with its broker: this test's first email must queue its own.
-    cache.delete(SEND_QUEUED_KEY)
+    send_window_forget()
     with celery_publishing(broker_url=settings.TEST_BROKER_URL, eager=False):
         yield settings.TEST_BROKER_URL
-    cache.delete(SEND_QUEUED_KEY)
+    send_window_forget()
 
 
 @pytest.fixture

@@ -18,14 +18,13 @@ import time
 from collections import Counter
 
 import pytest
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from notifications.events import emails_send_batch
 from notifications.models import OrderPlacedNote, OutboxMessage, OutboxStatus
 from notifications.outbox import outbox_write
-from notifications.receivers import SEND_QUEUED_KEY
+from notifications.receivers import send_window_forget
 from notifications.tasks import send_outbox
 from orders.models import Order
 from orders.services import CartLine, Customer, checkout_place_order
@@ -273,7 +272,7 @@ def test_checkouts_succeed_while_redis_is_down_and_their_emails_go_out_once_it_i
         private_redis.stop()
         # Its send window ends (notifications.receivers.send_outbox): each checkout below
         # tries to publish, fails, and leaves the window open for the next to try.
-        cache.delete(SEND_QUEUED_KEY)
+        send_window_forget()
 
         orders, took = [first], []
         with caplog.at_level(logging.WARNING, logger="notifications.receivers"):
