@@ -140,13 +140,15 @@ def checkout_place_order(
             waiting=waiting_units_by_product(product_ids=ids),
             today=today,
         )
-        decided = _decide(lines, products, availability_with(inbound={}))
+        found = availability_with(inbound={})
+        decided = _decide(lines, products, found)
         # Inbound supply only dates the units that wait: read it when some do, and decide
         # those lines again with it (the same quantities, now with their promise date).
         waiting_ids = [line.product_id for line, _, d in decided if d and (d.backordered or d.preordered)]
         inbound = inbound_open_by_product(product_ids=waiting_ids) if waiting_ids else {}
         if inbound:
-            decided = _decide(lines, products, availability_with(inbound=inbound))
+            found = availability_with(inbound=inbound)
+            decided = _decide(lines, products, found)
         if check is not None:
             check(decided)
         problems, decisions = [], []
