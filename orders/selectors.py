@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
@@ -32,15 +33,24 @@ from .models import RETURN_HOLDS, WAITING, OrderRow, ReturnRequest, RowEvent, Ro
 
 
 def waiting_units_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Units waiting per product and status (backordered, preordered), one query."""
-    rows = (
-        OrderRow.objects.filter(product_id__in=list(product_ids), status__in=WAITING)
-        .values("product_id", "status")
-        .annotate(units=Sum("quantity"))
-    )
+    """Units waiting per product and status (backordered, preordered), one query.
+
+    Written in SQL: every product page, cart and checkout runs it, and building it through
+    the ORM cost about 0.8 ms of CPU, four times the statement's own (issue 12)."""
+    ids = [int(pk) for pk in product_ids]
+    if not ids:
+        return {}
     found: dict[int, dict[str, int]] = {}
-    for row in rows:
-        found.setdefault(row["product_id"], {})[row["status"]] = row["units"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT product_id, status, SUM(quantity) FROM {OrderRow._meta.db_table}"  # noqa: S608 - our table
+            f" WHERE product_id IN ({', '.join(['%s'] * len(ids))})"
+            f" AND status IN ({', '.join(['%s'] * len(WAITING))})"
+            " GROUP BY product_id, status",
+            [*ids, *(status.value for status in WAITING)],
+        )
+        for product_id, status, units in cursor.fetchall():
+            found.setdefault(product_id, {})[status] = units
     return found
 
 
