@@ -275,8 +275,8 @@ def test_placing_an_order_costs_the_same_queries_for_1_5_or_20_lines(
     client.get(CHECKOUT)  # the customer sees the cart before placing it
 
     # The session; before the locks the global settings (read once: the cart is not
-    # reviewed again, availability is decided under the locks) and inbound supply; then
-    # savepoint, lock products, lock stock, waiting units, the discount rules (units wait),
+    # reviewed again, availability is decided under the locks); then savepoint, lock
+    # products, lock stock, waiting units, inbound supply and the discount rules (units wait),
     # order, stock, rows, events, the order's note, its totals, release; the session saved
     # (cart emptied: savepoint, update, release). Before issue 12: 24 (the cart reviewed,
     # then decided again).
