@@ -8,7 +8,7 @@ from django.db import transaction
 from catalog.models import Product
 
 from ..exceptions import InvalidQuantity, InventoryError
-from ..models import InboundStatus, InboundSupply, Source
+from ..models import InboundStatus, InboundSupply, PurchaseOrderLine, Source
 from ..signals import supply_changed
 from .stock import ReceiptResult, check_quantity, stock_receive
 
@@ -17,6 +17,15 @@ def announce_supply_changed(product_ids: Iterable[int]) -> None:
     ids = sorted(set(product_ids))
     if ids:
         transaction.on_commit(partial(supply_changed.send, sender=InboundSupply, product_ids=ids))
+
+
+def _refuse_purchase_line(supply: InboundSupply) -> None:
+    """A purchase order line's supply changes with its line (receipts, the order's cancel), so
+    what the line still expects and what is inbound never disagree."""
+    if PurchaseOrderLine.objects.filter(inbound=supply).exists():
+        raise InventoryError(
+            f"Inbound {supply.reference} belongs to a purchase order line; receive or change it on its order."
+        )
 
 
 def inbound_create(
@@ -44,6 +53,7 @@ def inbound_update(*, supply: InboundSupply, quantity: int, expected_date) -> In
         locked = InboundSupply.objects.select_for_update().get(pk=supply.pk)
         if locked.status != InboundStatus.OPEN:
             raise InventoryError(f"Inbound {locked.reference} is {locked.status}; it can no longer change.")
+        _refuse_purchase_line(locked)
         locked.quantity, locked.expected_date = quantity, expected_date
         locked.save(update_fields=["quantity", "expected_date", "updated_at"])
         announce_supply_changed([locked.product_id])
@@ -60,6 +70,7 @@ def inbound_receive(*, supply: InboundSupply, user=None) -> ReceiptResult:
         )
         if locked.status == InboundStatus.CANCELLED:
             raise InventoryError(f"Inbound {locked.reference} was cancelled; receive stock instead.")
+        _refuse_purchase_line(locked)
         result = stock_receive(
             source=locked.source,
             product=locked.product,

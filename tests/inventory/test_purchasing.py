@@ -7,7 +7,13 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inventory.exceptions import IllegalPurchaseOrderMove, InvalidQuantity, OverReceipt, PurchasingError
+from inventory.exceptions import (
+    IllegalPurchaseOrderMove,
+    InvalidQuantity,
+    InventoryError,
+    OverReceipt,
+    PurchasingError,
+)
 from inventory.models import (
     InboundStatus,
     InboundSupply,
@@ -371,3 +377,16 @@ def test_receiving_many_lines_costs_a_fixed_number_of_queries(acme, main, django
 # (savepoint, lock products, stock insert, stock rows, seen references, movements, counters,
 # release); lines, inbound; all lines of the orders, the order's move and its event; release
 QUERIES_TO_RECEIVE = 21
+
+
+def test_a_po_lines_inbound_supply_is_not_received_or_changed_outside_its_order(sent, kettle, main):
+    from inventory.services import inbound_receive, inbound_update
+
+    supply = line_of(sent, kettle).inbound
+    with pytest.raises(InventoryError, match=f"Inbound {supply.reference} belongs to a purchase order line"):
+        inbound_receive(supply=supply)
+    with pytest.raises(InventoryError, match="belongs to a purchase order line"):
+        inbound_update(supply=supply, quantity=1, expected_date=supply.expected_date)
+    supply.refresh_from_db()
+    assert (supply.quantity, supply.status) == (24, InboundStatus.OPEN)
+    assert not StockMovement.objects.exists()
