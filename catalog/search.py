@@ -30,15 +30,22 @@ def products_matching(queryset: QuerySet, *, text: str) -> QuerySet:
     if not text:
         return queryset.annotate(rank=Value(0.0, output_field=FloatField()))
     if connections[queryset.db].vendor == "postgresql":
-        vector = product_search_vector()
-        query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-        return queryset.alias(search=vector).filter(search=query).annotate(rank=SearchRank(vector, query))
-    # Elsewhere (SQLite, the embedded default): every word in the name or the description;
-    # name hits first.
-    words = text.split()
+        return match_full_text(queryset, text=text)
+    return match_contains(queryset, text=text)
+
+
+def match_full_text(queryset: QuerySet, *, text: str) -> QuerySet:
+    vector = product_search_vector()
+    query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+    return queryset.alias(search=vector).filter(search=query).annotate(rank=SearchRank(vector, query))
+
+
+def match_contains(queryset: QuerySet, *, text: str) -> QuerySet:
+    """Every word in the name or the description; name hits first (any database: SQLite,
+    the embedded default, and bench/search.py's baseline)."""
     matched = Q()
     in_name = Q()
-    for word in words:
+    for word in text.split():
         matched &= Q(name__icontains=word) | Q(description__icontains=word)
         in_name &= Q(name__icontains=word)
     return queryset.filter(matched).annotate(
