@@ -25,8 +25,6 @@ Same safety rules as the other benchmarks (bench/common.py): the database name m
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import time
 from contextlib import contextmanager
@@ -35,13 +33,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root
 
 from bench.common import (  # noqa: E402
-    BenchError,
+    explain_request,
     format_table,
+    load_average,
     positive,
     run_main,
-    server_line,
     setup_quiet,
-    start,
+    start_pages,
+    time_request,
     wipe,
 )
 
@@ -297,45 +296,17 @@ def pages(*, rows: int) -> list[tuple[str, str]]:
 
 def measure(client, url: str, *, repeat: int) -> tuple[float, int, int]:
     """Median milliseconds, statements and response size of ``url``."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    first = client.get(url)
-    if first.status_code != 200:
-        raise BenchError(f"GET {url} answered {first.status_code}")
-    times = []
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            response = client.get(url)
-            times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000, len(queries), len(response.content)
+    ms, queries, response = time_request(lambda: client.get(url), repeat=repeat, label=url)
+    return ms, queries, len(response.content)
 
 
 def explain(url: str) -> None:
     """EXPLAIN ANALYZE of the slowest statements behind ``url``."""
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     client = Client()
     client.force_login(superuser())
-    timed = []
-
-    def wrapper(execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            timed.append((time.perf_counter() - started, sql, params))
-
-    with CaptureQueriesContext(connection), connection.execute_wrapper(wrapper):
-        client.get(url)
-    for seconds, sql, params in sorted(timed, key=lambda t: t[0], reverse=True)[:2]:
-        print(f"--- {seconds * 1000:.1f} ms: {url}")
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-            print("\n".join(row[0] for row in cursor.fetchall()))
+    explain_request(lambda: client.get(url), label=url)
 
 
 def superuser():
@@ -359,17 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="measure only the pages whose label contains this text")
     parser.add_argument("--allow-sqlite", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    start(allow_sqlite=False)
-    from django.conf import settings
-    from django.db import connection
+    start_pages(postgres_only="This benchmark builds its data with PostgreSQL's generate_series.")
     from django.test import Client
 
-    if connection.vendor != "postgresql":
-        raise BenchError("This benchmark builds its data with PostgreSQL's generate_series.", status=2)
-    if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    print(server_line(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"))
     if not (args.reuse and built(rows=args.rows)):
         wipe()
         started = time.perf_counter()
@@ -410,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     header = ("page", "before ms", "after ms", "speed-up", "queries b/a", "KB b/a", f"< {TARGET_MS} ms")
     print(format_table(header, lines))
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after: {load_average()}")
     return 0
 
 

@@ -341,6 +341,69 @@ def run_main(main: Callable[[], int]) -> int:
         return error.status
 
 
+# -- Page benchmarks: requests through Django's test client ---------------------------
+
+
+def start_pages(*, postgres_only: str) -> None:
+    """start() for a benchmark of pages on PostgreSQL (``postgres_only``: why, if not), the
+    test client's host allowed; prints the server line with the machine's load."""
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    start(allow_sqlite=False)
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise BenchError(postgres_only, status=2)
+    if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    print(server_line(f"load average {load_average()}"))
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def time_request(request: Callable, *, repeat: int, label: str):
+    """The median milliseconds of ``request()`` (a test client call) over ``repeat`` runs
+    after one untimed, its statement count and the last response."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = request()
+    if first.status_code != 200:
+        raise BenchError(f"GET {label} answered {first.status_code}")
+    times = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = request()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000, len(queries), response
+
+
+def explain_request(request: Callable, *, label: str, top: int = 2) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the ``top`` slowest statements behind ``request()``."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timed = []
+
+    def wrapper(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timed.append((time.perf_counter() - started, sql, params))
+
+    with CaptureQueriesContext(connection), connection.execute_wrapper(wrapper):
+        request()
+    for seconds, sql, params in sorted(timed, key=lambda t: t[0], reverse=True)[:top]:
+        print(f"--- {seconds * 1000:.1f} ms: {label}")
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            print("\n".join(row[0] for row in cursor.fetchall()))
+
+
 # -- Printing ----------------------------------------------------------------------
 
 TIMING_HEADER = ("contender", "rows", "seconds", "median s", "rows/s", "queries")

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import re
-import statistics
 import sys
 import time
 from contextlib import contextmanager
@@ -36,14 +34,15 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root
 
 from bench.common import (  # noqa: E402
-    BenchError,
     analyze,
+    explain_request,
     format_table,
+    load_average,
     positive,
     run_main,
-    server_line,
     setup_quiet,
-    start,
+    start_pages,
+    time_request,
     wipe,
 )
 
@@ -227,46 +226,13 @@ def contains_search():
 
 def measure(client, path: str, params: dict, *, repeat: int) -> tuple[float, int, int, int]:
     """Median milliseconds, statements, products found and the page's size."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    first = client.get(path, params)
-    if first.status_code != 200:
-        raise BenchError(f"GET {path} {params} answered {first.status_code}")
+    ms, queries, response = time_request(
+        lambda: client.get(path, params), repeat=repeat, label=f"{path} {params}"
+    )
     # The page says how many a search found ("N products found for …"); a listing without one: -1.
-    said = re.search(r"(\d[\d,]*) products? found", first.content.decode())
+    said = re.search(r"(\d[\d,]*) products? found", response.content.decode())
     found = int(said.group(1).replace(",", "")) if said else -1
-    times = []
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            response = client.get(path, params)
-            times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000, len(queries), found, len(response.content)
-
-
-def explain(path: str, params: dict) -> None:
-    """EXPLAIN ANALYZE of the slowest statements behind a page."""
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    timed = []
-
-    def wrapper(execute, sql, sql_params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, sql_params, many, context)
-        finally:
-            timed.append((time.perf_counter() - started, sql, sql_params))
-
-    with CaptureQueriesContext(connection), connection.execute_wrapper(wrapper):
-        Client().get(path, params)
-    for seconds, sql, sql_params in sorted(timed, key=lambda t: t[0], reverse=True)[:2]:
-        print(f"--- {seconds * 1000:.1f} ms: {path} {params}")
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, sql_params)
-            print("\n".join(row[0] for row in cursor.fetchall()))
+    return ms, queries, found, len(response.content)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,17 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest statements")
     parser.add_argument("--only", help="measure only the pages whose label contains this text")
     args = parser.parse_args(argv)
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    start(allow_sqlite=False)
-    from django.conf import settings
-    from django.db import connection
+    start_pages(postgres_only="Full-text search is PostgreSQL's: run this on PostgreSQL.")
     from django.test import Client
 
-    if connection.vendor != "postgresql":
-        raise BenchError("Full-text search is PostgreSQL's: run this on PostgreSQL.", status=2)
-    if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    print(server_line(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"))
     if not (args.reuse and built(products=args.products)):
         wipe()
         started = time.perf_counter()
@@ -298,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [p for p in pages() if not args.only or args.only in p[0]]
     if args.explain:
         for _, params, path in chosen:
-            explain(path, params)
+            explain_request(
+                lambda path=path, params=params: Client().get(path, params), label=f"{path} {params}"
+            )
         return 0
     client = Client()
     figures: dict[str, dict] = {}
@@ -338,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         f"< {TARGET_MS} ms",
     )
     print(format_table(header, lines))
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after: {load_average()}")
     return 0
 
 
