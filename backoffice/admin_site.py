@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from . import dashboard
+from . import dashboard, replenishment
 from .charts import Bar, bar_chart
 
 VIEW_ROWS = "orders.view_orderrow"
@@ -218,6 +218,7 @@ class RestockAdminSite(admin.AdminSite):
             path(
                 "dashboard/<slug:table>.csv", self.admin_view(self.dashboard_csv_view), name="dashboard_csv"
             ),
+            path("replenishment/", self.admin_view(self.replenishment_view), name="replenishment"),
             *super().get_urls(),  # last: it ends with the catch-all view
         ]
 
@@ -273,6 +274,9 @@ class RestockAdminSite(admin.AdminSite):
             context["money"] = dashboard.money_figures()
         request.current_app = self.name
         return TemplateResponse(request, "admin/dashboard/index.html", context)
+
+    def replenishment_view(self, request):
+        return replenishment.replenishment_view(self, request)
 
     def dashboard_csv_view(self, request, table: str):
         export = EXPORTS.get(table)

@@ -81,3 +81,12 @@ class InvalidTracking(OrderError):
     def __init__(self, *, field: str, value: str, message: str) -> None:
         self.field, self.value = field, value
         super().__init__(message)
+
+
+class ReplenishmentRefused(OrderError):
+    """Some selected suggestions cannot become purchase order lines; no order was drafted.
+    ``problems``: (SKU, reason) per product, e.g. ("MUG-1", "no preferred supplier")."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__(" ".join(f"{sku}: {reason}." for sku, reason in problems))

@@ -26,7 +26,18 @@ from catalog.availability import Availability, Outcome, StockFigures, availabili
 from catalog.discounts import Rule
 from catalog.models import Backorders, GlobalSettings, Product
 from catalog.selectors import discount_rules_active, effective_setting, global_settings_get, product_policy
-from inventory.models import Stock, StockMovement
+from inventory.models import (
+    InboundStatus,
+    InboundSupply,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    Source,
+    Stock,
+    StockMovement,
+    Supplier,
+    SupplierProduct,
+)
+from inventory.replenishment import Replenishment, ReplenishmentFigures, replenishment
 from inventory.selectors import free_stock_by_product, inbound_open_by_product
 
 from .models import RETURN_HOLDS, WAITING, OrderRow, ReturnRequest, RowEvent, RowStatus, RowStatusSummary
@@ -410,3 +421,123 @@ def product_offers(
     if by_ships_by:
         offers.sort(key=lambda o: (o.ships_by is None, o.ships_by or dt.date.max))
     return offers
+
+
+# -- replenishment: the numbers behind inventory.replenishment, for many products at once --
+
+
+@dataclass(frozen=True)
+class ProductReplenishment:
+    """One product's replenishment decision with what it was made from."""
+
+    product: Product
+    decision: Replenishment
+    terms: SupplierProduct | None  # the preferred supplier's terms; None: no preferred supplier
+    lead_time_from: str  # "supplier terms", "supplier default" or "product"
+    source: Source | None  # where a purchase order would deliver it
+    in_draft: int  # units on draft purchase orders: not inbound until sent
+
+    @property
+    def supplier(self) -> Supplier | None:
+        return self.terms.supplier if self.terms else None
+
+
+LEAD_FROM_TERMS, LEAD_FROM_SUPPLIER, LEAD_FROM_PRODUCT = "supplier terms", "supplier default", "product"
+
+
+def _units(rows: QuerySet, field: str = "quantity") -> Coalesce:
+    """Units of ``rows`` (filtered on product=OuterRef("pk")) summed, as a product annotation."""
+    total = rows.order_by().values("product_id").annotate(units=Sum(field)).values("units")
+    return Coalesce(Subquery(total, output_field=IntegerField()), 0)
+
+
+def replenishment_suggestions(
+    *,
+    product_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
+    window_days: int | None = None,
+    only_to_order: bool = False,
+) -> list[ProductReplenishment]:
+    """The replenishment decision of every active product (or those of ``product_ids``).
+
+    Demand: units of rows (not cancelled) of orders placed in the last ``window_days`` (the
+    global setting); waiting: backordered and pre-ordered units; free and inbound over active
+    sources, as everywhere else; safety stock and lead time as in force for the product, the
+    lead time from its preferred supplier's terms, else that supplier's default, else the
+    product's own. Four queries, whatever the number of products."""
+    now = now or timezone.now()
+    if window_days is None:
+        window_days = global_settings_get().demand_window_days
+    products = Product.objects.filter(is_active=True)
+    if product_ids is not None:
+        products = products.filter(pk__in=list(product_ids))
+    since = now - dt.timedelta(days=window_days)
+    this = OuterRef("pk")
+    products = products.annotate(
+        units_demand=_units(
+            OrderRow.objects.filter(
+                product=this, order__placed_at__gt=since, order__placed_at__lte=now
+            ).exclude(status=RowStatus.CANCELLED)
+        ),
+        units_waiting=_units(OrderRow.objects.filter(product=this, status__in=WAITING)),
+        units_free=Coalesce(Stock.objects.free_of(this), 0),
+        units_inbound=_units(
+            InboundSupply.objects.filter(product=this, status=InboundStatus.OPEN, source__is_active=True)
+        ),
+        units_in_draft=_units(
+            PurchaseOrderLine.objects.filter(product=this, purchase_order__status=PurchaseOrderStatus.DRAFT)
+        ),
+        effective_safety_stock=effective_setting("safety_stock"),
+        effective_lead_time=effective_setting("lead_time_days"),
+        # Where its first units ship from: its stock row at the active source of highest priority.
+        home_source_id=Subquery(
+            Stock.objects.filter(product=this)
+            .at_active_sources()
+            .order_by("source__priority", "source_id")
+            .values("source_id")[:1]
+        ),
+    ).order_by("name", "pk")
+    products = list(products)
+    terms = {
+        t.product_id: t
+        for t in SupplierProduct.objects.filter(
+            product_id__in=[p.pk for p in products], is_preferred=True
+        ).select_related("supplier")
+    }
+    sources = list(Source.objects.filter(is_active=True))  # Meta.ordering: priority first
+    by_id = {s.pk: s for s in sources}
+    result = []
+    for product in products:
+        term = terms.get(product.pk)
+        if term is None:
+            lead, lead_from = product.effective_lead_time, LEAD_FROM_PRODUCT
+        elif term.lead_time_days is not None:
+            lead, lead_from = term.lead_time_days, LEAD_FROM_TERMS
+        else:
+            lead, lead_from = term.supplier.lead_time_days, LEAD_FROM_SUPPLIER
+        decision = replenishment(
+            ReplenishmentFigures(
+                demand=product.units_demand,
+                window_days=window_days,
+                waiting=product.units_waiting,
+                free=product.units_free,
+                inbound=product.units_inbound,
+                safety_stock=product.effective_safety_stock,
+                lead_time_days=lead,
+                min_order_qty=term.min_order_qty if term else 1,
+                pack_size=term.pack_size if term else 1,
+            )
+        )
+        if only_to_order and not decision.quantity:
+            continue
+        result.append(
+            ProductReplenishment(
+                product=product,
+                decision=decision,
+                terms=term,
+                lead_time_from=lead_from,
+                source=by_id.get(product.home_source_id) or (sources[0] if sources else None),
+                in_draft=product.units_in_draft,
+            )
+        )
+    return result

@@ -74,3 +74,7 @@ __all__ += ["order_note_add"]
 from .summary import row_status_summary_refresh  # noqa: E402
 
 __all__ += ["row_status_summary_refresh"]
+
+from .replenishment import purchase_orders_from_suggestions  # noqa: E402
+
+__all__ += ["purchase_orders_from_suggestions"]
