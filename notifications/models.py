@@ -149,3 +149,21 @@ class RefundNote(models.Model):
 
     def __str__(self) -> str:
         return f"refund: {self.order_id}"
+
+
+class ReorderAlert(models.Model):
+    """A product the merchants were told has fallen below its reorder point.
+
+    One row per crossing: written with the email, deleted by the nightly check that finds
+    the product back at or above its reorder point, so the next crossing is told again and
+    the nights in between are not.
+    """
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"below reorder point: {self.product_id} since {self.created_at:%Y-%m-%d}"

@@ -23,6 +23,7 @@ from orders.services import (
 from .events import digest_aged_backorders, emails_send_batch
 from .money import pay_links_overdue_alert
 from .outbox import LEASE
+from .replenishment import reorder_points_check
 from .waitlist import back_in_stock_notify, waitlist_openings
 
 log = logging.getLogger(__name__)
@@ -152,3 +153,9 @@ def expire_unpaid_orders(max_batches: int = 20) -> int:
 def alert_overdue_pay_links() -> int:
     """Merchants hear of each pay link unpaid after BILLING_PAY_LINK_ALERT_DAYS, once."""
     return pay_links_overdue_alert()
+
+
+@shared_task(**RELIABLE)
+def alert_reorder_points() -> list[int]:
+    """Nightly: merchants hear of products newly below their reorder point (once per crossing)."""
+    return reorder_points_check()

@@ -226,6 +226,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.refresh_row_status_summary",
         "schedule": env.float("ROW_STATUS_SUMMARY_SECONDS", default=300.0),
     },
+    # Merchants told of products newly below their reorder point (once per crossing).
+    "reorder-point-alert": {
+        "task": "notifications.tasks.alert_reorder_points",
+        "schedule": crontab(hour=env.int("DIGEST_HOUR", default=7), minute=15),
+    },
     # Merchants alerted of pay links unpaid after BILLING_PAY_LINK_ALERT_DAYS (once per link).
     "pay-links-overdue": {
         "task": "notifications.tasks.alert_overdue_pay_links",
