@@ -56,7 +56,17 @@ from catalog.models import POLICY_FIELD_NAMES, Backorders, PartialAllocation, Pr
 from catalog.promise import Basis, Promise
 from catalog.selectors import product_policy
 from inventory.exceptions import StockWouldGoNegative
-from inventory.models import InboundStatus, InboundSupply, MovementKind, Source, Stock, StockMovement
+from inventory.models import (
+    InboundStatus,
+    InboundSupply,
+    MovementKind,
+    PurchaseOrderLine,
+    Source,
+    Stock,
+    StockMovement,
+    Supplier,
+    SupplierProduct,
+)
 from inventory.selectors import free_stock_by_product, inbound_open_by_product, stock_drift
 from inventory.services import (
     inbound_cancel,
@@ -66,11 +76,17 @@ from inventory.services import (
     stock_adjust,
     stock_receive,
 )
+from inventory.services.purchasing import purchase_order_line_receive, purchase_order_send
 from notifications.events import emails_send_batch
 from notifications.models import OutboxMessage, OutboxStatus
 from orders.exceptions import CheckoutRefused
 from orders.models import AT_SOURCE, WAITING, Order, OrderRow, RowEvent, RowStatus
-from orders.selectors import products_needing_allocation, products_with_waiting_rows, waiting_units_by_product
+from orders.selectors import (
+    products_needing_allocation,
+    products_with_waiting_rows,
+    replenishment_suggestions,
+    waiting_units_by_product,
+)
 from orders.services import (
     CartLine,
     Customer,
@@ -78,6 +94,7 @@ from orders.services import (
     checkout_place_order,
     preorders_release,
     promises_refresh,
+    purchase_orders_from_suggestions,
     row_cancel,
     shipment_create,
 )
@@ -89,6 +106,11 @@ LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 MAX_LISTED_VIOLATIONS = 20
 ABANDONED = 0.06  # checkouts never paid: the order expires when its window closes
 DECLINED_FIRST = 0.05  # declined once, then paid on the same order
+# How the merchant buys: purchase orders drafted from the replenishment suggestions, or the
+# scripted reorder points of PRODUCTS (the baseline the suggestions are compared with).
+SUGGESTIONS, SCRIPTED = "suggestions", "scripted"
+SUPPLY_MODES = (SUGGESTIONS, SCRIPTED)
+DEMAND_WINDOW_DAYS = 28  # the run's own, so a real shop's global setting does not change it
 
 
 class SimulationError(Exception):
@@ -131,13 +153,22 @@ class ProductPlan:
     reorder_qty: int = 40
     supplier_days: int = 10
     source: str = "sim-main"
+    # The supplier's terms when buying from suggestions (lead time: supplier_days).
+    min_order_qty: int = 1
+    pack_size: int = 1
 
 
 ALLOW, NOTIFY, NO = Backorders.ALLOW, Backorders.ALLOW_NOTIFY, Backorders.NO
 WAIT = PartialAllocation.WAIT
 PRODUCTS = (
-    ProductPlan("TEE", "Organic Cotton Tee", "24.00", 9, opening=(("sim-main", 60), ("sim-overflow", 20))),
-    ProductPlan("MUG", "Stoneware Mug", "16.00", 8, ALLOW, lead_time_days=10, opening=(("sim-main", 15),)),
+    ProductPlan(
+        "TEE", "Organic Cotton Tee", "24.00", 9, opening=(("sim-main", 60), ("sim-overflow", 20)),
+        min_order_qty=20, pack_size=10,
+    ),
+    ProductPlan(
+        "MUG", "Stoneware Mug", "16.00", 8, ALLOW, lead_time_days=10, opening=(("sim-main", 15),),
+        pack_size=6,
+    ),
     ProductPlan(
         "LAMP", "Brass Desk Lamp", "89.00", 5, NOTIFY, backorder_limit=25, max_backorder_per_order=3,
         lead_time_days=21, opening=(("sim-main", 5),), reorder_qty=25, supplier_days=18,
@@ -163,7 +194,10 @@ PRODUCTS = (
         "DESK", "Standing Desk", "690.00", 2, ALLOW, lead_time_days=30, opening=(("sim-dropship", 6),),
         reorder_point=2, reorder_qty=10, supplier_days=25, source="sim-dropship",
     ),
-    ProductPlan("PEN", "Fountain Pen", "38.00", 7, NO, opening=(("sim-main", 80),), reorder_qty=60),
+    ProductPlan(
+        "PEN", "Fountain Pen", "38.00", 7, NO, opening=(("sim-main", 80),), reorder_qty=60, min_order_qty=24,
+        pack_size=12,
+    ),
     ProductPlan(
         "BAG", "Canvas Weekender Bag", "120.00", 5, NOTIFY, max_backorder_per_order=2, lead_time_days=7,
         opening=(("sim-overflow", 10),), reorder_qty=30, supplier_days=6, source="sim-overflow",
@@ -174,7 +208,7 @@ PRODUCTS = (
     ),
     ProductPlan(
         "SOAP", "Olive Oil Soap", "7.50", 10, ALLOW, lead_time_days=5, opening=(("sim-main", 30),),
-        reorder_point=15, reorder_qty=60, supplier_days=5,
+        reorder_point=15, reorder_qty=60, supplier_days=5, min_order_qty=48, pack_size=24,
     ),
     ProductPlan(
         "CAMERA", "Instant Film Camera", "129.00", 4, NOTIFY, backorder_limit=8, lead_time_days=28,
@@ -436,11 +470,20 @@ class SimulationResult:
     released: Decimal = Decimal("0")
     money_open: int = 0
     money_violations: int = 0
+    supply: str = SUGGESTIONS
+    purchase_orders: int = 0
+    # Product-days a released product closed with nothing to sell from stock (free − safety
+    # stock − waiting ≤ 0): the days a new customer could not have it from the shelf.
+    stockout_days: int = 0
 
     @property
     def promises_share(self) -> float | None:
         due = self.promises_kept + self.promises_missed
         return self.promises_kept / due if due else None
+
+    @property
+    def supply_label(self) -> str:
+        return "purchase orders from suggestions" if self.supply == SUGGESTIONS else "scripted reorder points"
 
     @property
     def slips_emailed_share(self) -> float | None:
@@ -464,6 +507,8 @@ class SimulationResult:
             f"({self.slips_emailed} of {self.slips} slips, {self.promise_emails} promise_moved emails)",
             f"oversold units:              {self.oversold_units}",
             f"invariant violations:        {self.violations}",
+            f"buying:                      {self.supply_label} ({self.purchase_orders} purchase orders)",
+            f"stock-out days:              {self.stockout_days} (product-days, nothing to sell from stock)",
             f"supply: {self.supplies_created} created, {self.supplies_slipped} slipped, "
             f"{self.supplies_cancelled} cancelled, {self.supplies_received} received "
             f"({self.units_received} units received in all)",
@@ -488,12 +533,42 @@ class SimulationResult:
         return lines
 
 
+def supply_comparison(*results: SimulationResult) -> list[str]:
+    """The same seed bought two ways, side by side: stock-out days and the first-promise share."""
+    by_supply = {r.supply: r for r in results}
+    scripted, suggested = by_supply[SCRIPTED], by_supply[SUGGESTIONS]
+    avoided = scripted.stockout_days - suggested.stockout_days
+    width = 34
+    rows = [
+        ("stock-out days", lambda r: str(r.stockout_days)),
+        ("allocated by first promise", lambda r: _pct(r.promises_share)),
+        ("purchase orders / supplies", lambda r: f"{r.purchase_orders} / {r.supplies_created}"),
+        ("units received", lambda r: str(r.units_received)),
+        ("checkouts refused", lambda r: str(r.checkouts_refused)),
+    ]
+    lines = [
+        f"buying compared (seed {scripted.seed}, {scripted.days} days, the same customers' carts):",
+        f"  {'':<{width}}{'scripted':>12}{'suggestions':>14}",
+    ]
+    lines += [f"  {label:<{width}}{show(scripted):>12}{show(suggested):>14}" for label, show in rows]
+    share = f" ({avoided / scripted.stockout_days:.0%} fewer)" if scripted.stockout_days else ""
+    lines.append(f"stock-outs avoided by suggestions: {avoided} product-days{share}")
+    return lines
+
+
 def simulate_shop(
-    *, days: int, seed: int, keep: bool = False, settlement: str = Settlement.PER_SHIPMENT
+    *,
+    days: int,
+    seed: int,
+    keep: bool = False,
+    settlement: str = Settlement.PER_SHIPMENT,
+    supply: str = SUGGESTIONS,
 ) -> SimulationResult:
     """Run the simulation; everything it wrote is rolled back unless ``keep``."""
     if days < 1:
         raise SimulationError("Simulate at least one day.")
+    if supply not in SUPPLY_MODES:
+        raise SimulationError(f"Unknown supply {supply!r}: one of {', '.join(SUPPLY_MODES)}.")
     if settlement not in Settlement.values:
         raise SimulationError(f"Unknown settlement {settlement!r}: one of {', '.join(Settlement.values)}.")
     if Product.objects.filter(sku__startswith=SKU_PREFIX).exists():
@@ -511,7 +586,7 @@ def simulate_shop(
         # gateway calls inside a transaction treats it as such.
         connection.atomic_blocks[-1]._from_testcase = True
         callbacks_before = len(connection.run_on_commit)
-        result = _Simulation(days=days, seed=seed, clock=clock).run()
+        result = _Simulation(days=days, seed=seed, clock=clock, supply=supply).run()
         if keep:
             # Every job the run's after-commit callbacks would queue (allocate, refresh
             # promises, send the outbox) was run explicitly each day and would find
@@ -527,9 +602,11 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 
 class _Simulation:
-    def __init__(self, *, days: int, seed: int, clock) -> None:
-        self.days, self.seed, self.clock = days, seed, clock
+    def __init__(self, *, days: int, seed: int, clock, supply: str = SUGGESTIONS) -> None:
+        self.days, self.seed, self.clock, self.supply = days, seed, clock, supply
         self.rng = random.Random(seed)
+        # Carts apart: both ways of buying meet the same customers, whatever else draws.
+        self.carts = random.Random(f"carts:{seed}")
         self.money_rng = random.Random(f"money:{seed}")  # payments apart: the stock story stays
         self.order_ids: list[int] = []
         self.result = SimulationResult(
@@ -538,8 +615,10 @@ class _Simulation:
             start=START,
             settlement=settings.BILLING_SETTLEMENT,
             currency=settings.BILLING_CURRENCY,
+            supply=supply,
         )
         self.sources: dict[str, Source] = {}
+        self.suppliers: dict[str, Supplier] = {}  # by the source they deliver to (plan.source)
         self.products: dict[str, Product] = {}  # by plan SKU
         self.plans: dict[int, ProductPlan] = {}  # by product pk
         self.ids: list[int] = []
@@ -601,6 +680,22 @@ class _Simulation:
                     reference=f"OPENING-{plan.sku}",
                 )
                 self.result.units_received += quantity
+            if self.supply == SUGGESTIONS:
+                if plan.source not in self.suppliers:
+                    self.suppliers[plan.source] = Supplier.objects.create(
+                        name=f"Simulated supplier to {plan.source}", email=f"{plan.source}@sim.invalid"
+                    )
+                supplier = self.suppliers[plan.source]
+                SupplierProduct.objects.create(
+                    supplier=supplier,
+                    product=product,
+                    supplier_sku=f"S-{plan.sku}",
+                    cost_price=(Decimal(plan.price) / 2).quantize(Decimal("0.01")),
+                    lead_time_days=plan.supplier_days,
+                    min_order_qty=plan.min_order_qty,
+                    pack_size=plan.pack_size,
+                    is_preferred=True,
+                )
 
     def day(self, today: dt.date) -> None:
         self.clock.move_to(_at(today, 7))
@@ -613,7 +708,11 @@ class _Simulation:
         self.cancellations()
         self.clock.move_to(_at(today, 21))
         self.check_limits(today)
-        self.merchant_orders(today)
+        self.count_stockouts(today)
+        if self.supply == SUGGESTIONS:
+            self.merchant_buys_from_suggestions(today)
+        else:
+            self.merchant_orders(today)
         self.clock.move_to(_at(today, 23))
         self.nightly_jobs(today)
 
@@ -647,8 +746,17 @@ class _Simulation:
         due = InboundSupply.objects.filter(
             product_id__in=self.ids, status=InboundStatus.OPEN, expected_date__lte=today
         ).order_by("expected_date", "pk")
+        lines = {
+            line.inbound_id: line
+            for line in PurchaseOrderLine.objects.filter(inbound__in=due).select_related("purchase_order")
+        }
         for supply in due:
-            inbound_receive(supply=supply)
+            if line := lines.get(supply.pk):
+                # A purchase order's line: the receipt is referenced by the line (the supplier
+                # may deliver short: what was announced, which inbound_update lowered).
+                purchase_order_line_receive(line=line, quantity=supply.quantity)
+            else:
+                inbound_receive(supply=supply)
             self.result.supplies_received += 1
             self.result.units_received += supply.quantity
         if self.rng.random() < 0.05:  # stock found in a corner, no supply announced it
@@ -683,8 +791,8 @@ class _Simulation:
         inbound = inbound_open_by_product(product_ids=self.ids)
         for pk in self.ids:
             plan = self.plans[pk]
-            if plan.release_day is not None and (today - START).days < plan.release_day - 25:
-                continue  # too early to buy a product not released yet
+            if self.too_early(plan, today):
+                continue
             position = (
                 free.get(pk, 0)
                 + sum(quantity for _, quantity in inbound.get(pk, []))
@@ -705,28 +813,67 @@ class _Simulation:
                 reference=f"PO-{self.po_number:05d}",
             )
             self.result.supplies_created += 1
-            fate = self.rng.random()
-            if fate < 0.22:
-                self.schedule(supply.pk, "slip", today, expected)
-            elif fate < 0.28:
-                self.schedule(supply.pk, "cancel", today, expected)
+            self.supply_fate(supply.pk, today, expected)
+
+    def merchant_buys_from_suggestions(self, today: dt.date) -> None:
+        """The merchant opens the replenishment page each evening, drafts purchase orders for
+        every suggestion (one per supplier), and sends them; suppliers then deliver on time,
+        late, short or never, with the same chances as scripted supply."""
+        wanted = [
+            s.product.pk
+            for s in replenishment_suggestions(
+                product_ids=self.ids, now=timezone.now(), window_days=DEMAND_WINDOW_DAYS, only_to_order=True
+            )
+            if not self.too_early(self.plans[s.product.pk], today)
+        ]
+        if not wanted:
+            return
+        for order in purchase_orders_from_suggestions(product_ids=wanted):
+            purchase_order_send(purchase_order=order)
+            self.result.purchase_orders += 1
+            for line in order.lines.order_by("line_no"):
+                self.result.supplies_created += 1
+                self.supply_fate(line.inbound_id, today, line.expected_date)
+
+    def supply_fate(self, pk: int, today: dt.date, expected: dt.date) -> None:
+        fate = self.rng.random()
+        if fate < 0.22:
+            self.schedule(pk, "slip", today, expected)
+        elif fate < 0.28:
+            self.schedule(pk, "cancel", today, expected)
+
+    @staticmethod
+    def too_early(plan: ProductPlan, today: dt.date) -> bool:
+        """Too early to buy a product not released yet."""
+        return plan.release_day is not None and (today - START).days < plan.release_day - 25
+
+    def count_stockouts(self, today: dt.date) -> None:
+        """Released products that close the day with nothing to sell from stock."""
+        free = free_stock_by_product(product_ids=self.ids)
+        waiting = waiting_units_by_product(product_ids=self.ids)
+        for pk in self.ids:
+            plan = self.plans[pk]
+            if is_preorder(self.products[plan.sku], today):
+                continue
+            if free.get(pk, 0) - plan.safety_stock - sum(waiting.get(pk, {}).values()) <= 0:
+                self.result.stockout_days += 1
 
     # -- customers -------------------------------------------------------------------
 
     def checkouts(self, today: dt.date) -> None:
         weights = [plan.weight for plan in PRODUCTS]
-        for n in range(self.rng.randint(5, 12)):
-            self.clock.move_to(_at(today, 9, 0) + dt.timedelta(minutes=45 * n + self.rng.randint(0, 30)))
-            count = self.rng.choices((1, 2, 3), weights=(6, 3, 1))[0]
-            plans = {plan.sku: plan for plan in self.rng.choices(PRODUCTS, weights=weights, k=count)}
+        for n in range(self.carts.randint(5, 12)):
+            self.clock.move_to(_at(today, 9, 0) + dt.timedelta(minutes=45 * n + self.carts.randint(0, 30)))
+            count = self.carts.choices((1, 2, 3), weights=(6, 3, 1))[0]
+            plans = {plan.sku: plan for plan in self.carts.choices(PRODUCTS, weights=weights, k=count)}
             lines = [
                 CartLine(
                     product_id=self.products[sku].pk,
-                    quantity=self.rng.choices((1, 2, 3, 4, 5, 6), weights=(50, 25, 15, 4, 3, 3))[0],
+                    quantity=self.carts.choices((1, 2, 3, 4, 5, 6), weights=(50, 25, 15, 4, 3, 3))[0],
                 )
                 for sku in sorted(plans)
             ]
-            who = self.rng.randint(1, 400)
+            who = self.carts.randint(1, 400)
             customer = Customer(
                 email=f"customer{who}@sim.invalid", full_name=f"Customer {who}", address=f"{who} Test Street"
             )

@@ -26,11 +26,33 @@ class Command(BaseCommand):
             default="per_shipment",
             help="Charge per shipment (default), at checkout, or run both one after the other.",
         )
+        parser.add_argument(
+            "--supply",
+            choices=["suggestions", "scripted"],
+            default="suggestions",
+            help="Buy through purchase orders drafted from the replenishment suggestions (default), "
+            "or by the scripted reorder points.",
+        )
+        parser.add_argument(
+            "--no-baseline",
+            dest="baseline",
+            action="store_false",
+            help="Skip the comparison run: by default the other way of buying runs on the same seed "
+            "(rolled back) and both runs' stock-out days and promise-kept share are printed.",
+        )
 
-    def handle(self, *args, days: int, seed: int, keep: bool, settlement: str, **options):
+    def handle(
+        self, *args, days: int, seed: int, keep: bool, settlement: str, supply: str, baseline: bool, **options
+    ):
         # Here, not at the top: the harness imports time_machine and django.test (development
         # only); loading this command (`simulate_shop --help`) must not load them.
-        from backoffice.simulation import SimulationError, simulate_shop
+        from backoffice.simulation import (
+            SCRIPTED,
+            SUGGESTIONS,
+            SimulationError,
+            simulate_shop,
+            supply_comparison,
+        )
 
         modes = Settlement.values if settlement == "both" else [settlement]
         if keep and len(modes) > 1:
@@ -38,11 +60,19 @@ class Command(BaseCommand):
         broken = []
         for mode in modes:
             try:
-                result = simulate_shop(days=days, seed=seed, keep=keep, settlement=mode)
+                # The comparison run first: it is always rolled back, and a kept run must be last.
+                other = SCRIPTED if supply == SUGGESTIONS else SUGGESTIONS
+                compared = (
+                    simulate_shop(days=days, seed=seed, settlement=mode, supply=other) if baseline else None
+                )
+                result = simulate_shop(days=days, seed=seed, keep=keep, settlement=mode, supply=supply)
             except SimulationError as exc:
                 raise CommandError(str(exc)) from exc
             for line in result.lines():
                 self.stdout.write(line)
+            if compared is not None:
+                for line in supply_comparison(result, compared):
+                    self.stdout.write(line)
             if result.oversold_units or result.violations:
                 broken.append(
                     f"{mode}: {result.oversold_units} oversold units, "
