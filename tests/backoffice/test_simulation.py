@@ -16,7 +16,16 @@ from backoffice import simulation
 from backoffice.simulation import Cause, MissReason, Outcome, Verdict
 from billing.models import LedgerEntry
 from catalog.models import Product
-from inventory.models import InboundSupply, Source, Stock, StockMovement
+from inventory.models import (
+    InboundSupply,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Source,
+    Stock,
+    StockMovement,
+    Supplier,
+    SupplierProduct,
+)
 from inventory.services import inbound_cancel, inbound_create, inbound_receive, inbound_update, stock_adjust
 from notifications.models import OutboxMessage
 from orders.models import WAITING, CustomerTier, Order, OrderRow, RowEvent, RowStatus, Shipment
@@ -41,6 +50,10 @@ MODELS = (
     Stock,
     StockMovement,
     InboundSupply,
+    Supplier,
+    SupplierProduct,
+    PurchaseOrder,
+    PurchaseOrderLine,
     Order,
     OrderRow,
     RowEvent,
