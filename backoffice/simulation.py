@@ -475,6 +475,7 @@ class SimulationResult:
     # Product-days a released product closed with nothing to sell from stock (free − safety
     # stock − waiting ≤ 0): the days a new customer could not have it from the shelf.
     stockout_days: int = 0
+    stockout_days_with_history: int = 0  # of those, once the demand window has a full history
 
     @property
     def promises_share(self) -> float | None:
@@ -541,6 +542,7 @@ def supply_comparison(*results: SimulationResult) -> list[str]:
     width = 34
     rows = [
         ("stock-out days", lambda r: str(r.stockout_days)),
+        (f"  from day {DEMAND_WINDOW_DAYS} (full history)", lambda r: str(r.stockout_days_with_history)),
         ("allocated by first promise", lambda r: _pct(r.promises_share)),
         ("purchase orders / supplies", lambda r: f"{r.purchase_orders} / {r.supplies_created}"),
         ("units received", lambda r: str(r.units_received)),
@@ -551,7 +553,9 @@ def supply_comparison(*results: SimulationResult) -> list[str]:
         f"  {'':<{width}}{'scripted':>12}{'suggestions':>14}",
     ]
     lines += [f"  {label:<{width}}{show(scripted):>12}{show(suggested):>14}" for label, show in rows]
-    share = f" ({avoided / scripted.stockout_days:.0%} fewer)" if scripted.stockout_days else ""
+    share = ""
+    if scripted.stockout_days:
+        share = f" ({abs(avoided) / scripted.stockout_days:.0%} {'fewer' if avoided >= 0 else 'more'})"
     lines.append(f"stock-outs avoided by suggestions: {avoided} product-days{share}")
     return lines
 
@@ -857,6 +861,8 @@ class _Simulation:
                 continue
             if free.get(pk, 0) - plan.safety_stock - sum(waiting.get(pk, {}).values()) <= 0:
                 self.result.stockout_days += 1
+                if (today - START).days >= DEMAND_WINDOW_DAYS:
+                    self.result.stockout_days_with_history += 1
 
     # -- customers -------------------------------------------------------------------
 

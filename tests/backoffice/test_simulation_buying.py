@@ -72,6 +72,8 @@ def test_the_comparison_sets_stockouts_avoided_beside_the_promise_share():
     assert table["stock-out days"] == ["80", "20"]
     assert table["allocated by first promise"] == ["88.0", "%", "95.0", "%"]
     assert lines[-1] == "stock-outs avoided by suggestions: 60 product-days (75% fewer)"
+    worse = simulation.supply_comparison(dataclasses.replace(suggested, stockout_days=100), scripted)
+    assert worse[-1] == "stock-outs avoided by suggestions: -20 product-days (25% more)"
 
 
 def test_the_command_prints_the_comparison_with_its_own_figures():

@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.formats import date_format
 from playwright.sync_api import Page, expect
 
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
@@ -154,6 +155,10 @@ def test_suggestion_to_draft_to_sent_to_received_allocates_and_emails(
     # → the promise dates move to the order's expected date at once
     expected = today + dt.timedelta(days=7)
     assert promises(lantern) == {expected}
+    page.goto("/admin/orders/orderrow/?q=LANTERN-1")
+    result = page.locator("#result_list tbody")
+    expect(result.locator("tr")).to_have_count(2)
+    expect(result.locator("td.field-promise_date", has_text=date_format(expected))).to_have_count(2)
     page.goto("/admin/replenishment/?all=1")
     expect(row.locator('[data-figure="inbound"]')).to_have_text("5")
     expect(row.locator('[data-figure="suggested"]')).to_have_text("0")
