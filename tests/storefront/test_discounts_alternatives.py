@@ -188,3 +188,17 @@ def test_a_refused_cart_and_checkout_line_has_its_alternatives(client, kettles, 
     assert "We could not place your order" in text(refused)
     assert SOONER in text(refused) and alternative_forms(html_of(refused), steel) == 1
     assert not Order.objects.exists()
+
+
+def test_an_out_of_stock_page_costs_the_same_queries_for_1_or_4_alternatives(client, source):
+    def queries_for(alternatives: int) -> int:
+        category = Category.objects.create(name=f"Shelf {alternatives}", slug=f"shelf-{alternatives}")
+        for i in range(alternatives):
+            receive(ProductFactory(name=f"Alt {alternatives}-{i}", category=category), 2, source)
+        gone = ProductFactory(name=f"Gone {alternatives}", category=category)
+        with CaptureQueriesContext(connection) as queries:
+            html = product_page(client, gone)
+        assert html.count("Add to cart: Alt ") == alternatives
+        return len(queries)
+
+    assert queries_for(1) == queries_for(4)
