@@ -90,10 +90,14 @@ def in_lock_order_placed(sender, order, **kwargs) -> None:
         if policies[p.pk].backorders == Backorders.ALLOW_NOTIFY
     ]
     context = {"order": order, "lines": _row_lines(rows), "notices": notices, "order_url": order_url(order)}
-    messages = [outbox_message(kind="order_confirmation", key=order.number, to=order.email, context=context)]
+    messages = [
+        outbox_message(
+            kind="order_confirmation", key=order.number, to=order.email, context=context, language="en"
+        )
+    ]
     if notices:
         messages += [
-            outbox_message(kind="backorder_placed", key=order.number, to=to, context=context)
+            outbox_message(kind="backorder_placed", key=order.number, to=to, context=context, language="en")
             for to in settings.MERCHANT_EMAILS
         ]
     outbox_write(messages=messages)

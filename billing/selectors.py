@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order, OrderRow, ReturnRequest, ReturnStatus, RowStatus
 
@@ -263,15 +264,15 @@ def order_is_paid(*, order_id: int) -> bool:
 
 
 class RowPayment(models.TextChoices):
-    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
-    PAID = "paid", "Paid"
-    CHARGED_WHEN_SHIPPED = "charged_when_shipped", "To be charged when it ships"
-    BEING_CHARGED = "being_charged", "Being charged"
-    PAY_LINK_DUE = "pay_link_due", "Payment due (pay link)"
-    NOT_CHARGED = "not_charged", "Not charged"
-    REFUND_PENDING = "refund_pending", "Refund on its way"
-    REFUNDED = "refunded", "Refunded"
-    RETURN_REFUNDED = "return_refunded", "Paid; returned items refunded"
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    PAID = "paid", _("Paid")
+    CHARGED_WHEN_SHIPPED = "charged_when_shipped", _("To be charged when it ships")
+    BEING_CHARGED = "being_charged", _("Being charged")
+    PAY_LINK_DUE = "pay_link_due", _("Payment due (pay link)")
+    NOT_CHARGED = "not_charged", _("Not charged")
+    REFUND_PENDING = "refund_pending", _("Refund on its way")
+    REFUNDED = "refunded", _("Refunded")
+    RETURN_REFUNDED = "return_refunded", _("Paid; returned items refunded")
 
 
 def rows_payment_state(*, order_id: int) -> dict[int, str]:

@@ -15,9 +15,17 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
 from .models import Backorders, Product
 from .promise import fallback_date, promise_walk
 from .selectors import EffectivePolicy
+
+
+def _day(day: dt.date) -> str:
+    """A date as the customer's language writes it ("3 Dec 2026", "3. Dez 2026")."""
+    return date_format(day)
 
 
 class Outcome(StrEnum):
@@ -162,7 +170,7 @@ class Availability:
 
     def _bad_quantity(self, quantity: int) -> Decision | None:
         if quantity < 1:
-            return self._refuse(quantity, "Quantity must be at least 1.")
+            return self._refuse(quantity, _("Quantity must be at least 1."))
         return None
 
     def _stock_badge(self) -> tuple[Badge, str] | None:
@@ -170,16 +178,16 @@ class Availability:
         if n <= 0:
             return None
         if n <= self.policy.low_stock_threshold:
-            return Badge.LOW_STOCK, f"Only {n} left"
-        return Badge.IN_STOCK, "In stock"
+            return Badge.LOW_STOCK, _("Only %(n)s left") % {"n": n}
+        return Badge.IN_STOCK, _("In stock")
 
 
 class Unavailable(Availability):
     def decide(self, quantity: int) -> Decision:
-        return self._refuse(quantity, f"{self.product.name} is not for sale.")
+        return self._refuse(quantity, _("%(product)s is not for sale.") % {"product": self.product.name})
 
     def badge(self) -> tuple[Badge, str]:
-        return Badge.UNAVAILABLE, "Not available"
+        return Badge.UNAVAILABLE, _("Not available")
 
 
 class InStockOnly(Availability):
@@ -190,13 +198,15 @@ class InStockOnly(Availability):
             return bad
         n = self.stock_salable
         if quantity <= n:
-            return self._decision(Outcome.IN_STOCK, quantity, "In stock.", from_stock=quantity)
+            return self._decision(Outcome.IN_STOCK, quantity, _("In stock."), from_stock=quantity)
         if n == 0:
-            return self._refuse(quantity, f"{self.product.name} is out of stock.")
-        return self._refuse(quantity, f"Only {n} of {self.product.name} available.")
+            return self._refuse(quantity, _("%(product)s is out of stock.") % {"product": self.product.name})
+        return self._refuse(
+            quantity, _("Only %(n)s of %(product)s available.") % {"n": n, "product": self.product.name}
+        )
 
     def badge(self) -> tuple[Badge, str]:
-        return self._stock_badge() or (Badge.OUT_OF_STOCK, "Out of stock")
+        return self._stock_badge() or (Badge.OUT_OF_STOCK, _("Out of stock"))
 
 
 class Backorderable(Availability):
@@ -215,53 +225,81 @@ class Backorderable(Availability):
         from_stock = min(quantity, self.stock_salable)
         rest = quantity - from_stock
         if rest == 0:
-            return self._decision(Outcome.IN_STOCK, quantity, "In stock.", from_stock=quantity)
+            return self._decision(Outcome.IN_STOCK, quantity, _("In stock."), from_stock=quantity)
         per_order = self.policy.max_backorder_per_order
         if per_order is not None and rest > per_order:
             if self.silent:
                 return self._refuse(
-                    quantity, f"{self.product.name}: at most {from_stock + per_order} per order."
+                    quantity,
+                    _("%(product)s: at most %(n)s per order.")
+                    % {"product": self.product.name, "n": from_stock + per_order},
                 )
             return self._refuse(
                 quantity,
-                f"{self.product.name}: at most {per_order} per order can be backordered "
-                f"({from_stock} in stock now, so at most {from_stock + per_order} in all).",
+                _(
+                    "%(product)s: at most %(per_order)s per order can be backordered "
+                    "(%(in_stock)s in stock now, so at most %(total)s in all)."
+                )
+                % {
+                    "product": self.product.name,
+                    "per_order": per_order,
+                    "in_stock": from_stock,
+                    "total": from_stock + per_order,
+                },
             )
         headroom = self.headroom
         if headroom is not None and rest > headroom:
             if self.silent:
                 if from_stock + headroom == 0:
-                    return self._refuse(quantity, f"{self.product.name} is out of stock.")
+                    return self._refuse(
+                        quantity, _("%(product)s is out of stock.") % {"product": self.product.name}
+                    )
                 return self._refuse(
-                    quantity, f"Only {from_stock + headroom} of {self.product.name} available."
+                    quantity,
+                    _("Only %(n)s of %(product)s available.")
+                    % {"n": from_stock + headroom, "product": self.product.name},
                 )
             if headroom == 0:
-                reason = f"{self.product.name} is no longer taking backorders"
                 if from_stock:
-                    reason += f"; only {from_stock} in stock"
-                return self._refuse(quantity, reason + ".")
+                    reason = _("%(product)s is no longer taking backorders; only %(n)s in stock.") % {
+                        "product": self.product.name,
+                        "n": from_stock,
+                    }
+                else:
+                    reason = _("%(product)s is no longer taking backorders.") % {"product": self.product.name}
+                return self._refuse(quantity, reason)
             return self._refuse(
                 quantity,
-                f"Only {from_stock + headroom} of {self.product.name} available "
-                f"({from_stock} in stock, {headroom} on backorder).",
+                _("Only %(n)s of %(product)s available (%(in_stock)s in stock, %(headroom)s on backorder).")
+                % {
+                    "n": from_stock + headroom,
+                    "product": self.product.name,
+                    "in_stock": from_stock,
+                    "headroom": headroom,
+                },
             )
         if from_stock:
             return self._decision(
                 Outcome.PARTIAL,
                 quantity,
-                "Available." if self.silent else f"{from_stock} in stock now, {rest} will be backordered.",
+                _("Available.")
+                if self.silent
+                else _("%(in_stock)s in stock now, %(rest)s will be backordered.")
+                % {"in_stock": from_stock, "rest": rest},
                 from_stock=from_stock,
                 backordered=rest,
             )
-        reason = "Available." if self.silent else f"{rest} will be backordered."
+        reason = _("Available.") if self.silent else _("%(rest)s will be backordered.") % {"rest": rest}
         return self._decision(Outcome.BACKORDER, quantity, reason, backordered=rest)
 
     def badge(self) -> tuple[Badge, str]:
         if found := self._stock_badge():
             return found
         if self.headroom == 0:
-            return Badge.BACKORDERS_EXHAUSTED, "No longer taking backorders"
-        return Badge.BACKORDER, f"Available on backorder — ships by {self.promise(waiting=1):%d %b %Y}"
+            return Badge.BACKORDERS_EXHAUSTED, _("No longer taking backorders")
+        return Badge.BACKORDER, _("Available on backorder — ships by %(day)s") % {
+            "day": _day(self.promise(waiting=1))
+        }
 
     def customer_badge(self) -> tuple[Badge, str]:
         badge, text = self.badge()
@@ -269,9 +307,9 @@ class Backorderable(Availability):
             return badge, text
         # Silent: a backorderable product reads as available, an exhausted one as out of stock.
         if badge == Badge.BACKORDER:
-            return Badge.IN_STOCK, f"Available — ships by {self.promise(waiting=1):%d %b %Y}"
+            return Badge.IN_STOCK, _("Available — ships by %(day)s") % {"day": _day(self.promise(waiting=1))}
         if badge == Badge.BACKORDERS_EXHAUSTED:
-            return Badge.OUT_OF_STOCK, "Out of stock"
+            return Badge.OUT_OF_STOCK, _("Out of stock")
         return badge, text
 
     def limit_notice(self) -> str | None:
@@ -281,12 +319,12 @@ class Backorderable(Availability):
         if self.silent:
             # Only once stock is gone: before, the stock badge speaks and the customer
             # cannot tell shelf units from backordered ones.
-            return None if self.stock_salable else f"Only {remaining} more available"
+            return None if self.stock_salable else _("Only %(n)s more available") % {"n": remaining}
         # Beside "In stock" a backorder notice would only puzzle; beside "Only N left" or
         # the backorder badge it says how far the offer goes.
         if self.stock_salable > self.policy.low_stock_threshold:
             return None
-        return f"Only {remaining} more can be backordered"
+        return _("Only %(n)s more can be backordered") % {"n": remaining}
 
 
 class PreOrder(Availability):
@@ -309,24 +347,30 @@ class PreOrder(Availability):
         headroom = self.headroom
         if headroom is not None and quantity > headroom:
             if headroom == 0:
-                return self._refuse(quantity, f"Pre-orders for {self.product.name} are full.")
-            return self._refuse(quantity, f"Only {headroom} more of {self.product.name} can be pre-ordered.")
+                return self._refuse(
+                    quantity, _("Pre-orders for %(product)s are full.") % {"product": self.product.name}
+                )
+            return self._refuse(
+                quantity,
+                _("Only %(n)s more of %(product)s can be pre-ordered.")
+                % {"n": headroom, "product": self.product.name},
+            )
         release = self.product.release_date
         return self._decision(
             Outcome.PREORDER,
             quantity,
-            f"Pre-order: releases {release:%d %b %Y}.",
+            _("Pre-order: releases %(day)s.") % {"day": _day(release)},
             preordered=quantity,
         )
 
     def limit_notice(self) -> str | None:
         remaining = self._limit_close()
-        return None if remaining is None else f"Only {remaining} more can be pre-ordered"
+        return None if remaining is None else _("Only %(n)s more can be pre-ordered") % {"n": remaining}
 
     def badge(self) -> tuple[Badge, str]:
         if self.headroom == 0:
-            return Badge.OUT_OF_STOCK, "Pre-orders are full"
-        return Badge.PREORDER, f"Pre-order — releases {self.product.release_date:%d %b %Y}"
+            return Badge.OUT_OF_STOCK, _("Pre-orders are full")
+        return Badge.PREORDER, _("Pre-order — releases %(day)s") % {"day": _day(self.product.release_date)}
 
 
 def is_preorder(product: Product, today: dt.date) -> bool:

@@ -1,17 +1,21 @@
-"""Middleware for error pages a person can act on.
+"""Middleware: error pages a person can act on, and the admin's language.
 
 DatabaseUnavailableMiddleware: a database that cannot be reached answers a friendly
 503 (storefront or admin look), logged with the exception, instead of a bare 500.
+
+AdminLanguageMiddleware: the admin keeps the merchant's language.
 
 DeniedPermissionsMiddleware: notes every permission the user was refused during the
 request, so the 403 page (config.views.permission_denied) can name the one missing.
 """
 
 import logging
-from functools import partial
+from functools import lru_cache, partial
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.urls import reverse
+from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 
 from .views import service_unavailable
@@ -68,3 +72,22 @@ class DeniedPermissionsMiddleware:
         request.denied_permissions = []
         request.user = SimpleLazyObject(partial(_watch_permissions, request.user, request.denied_permissions))
         return self.get_response(request)
+
+
+class AdminLanguageMiddleware:
+    """The admin in the merchant's language (settings.ADMIN_LANGUAGE_CODE): the storefront's
+    language cookie or a browser's Accept-Language choose the customer's pages only."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info.startswith(_admin_prefix()):
+            translation.activate(settings.ADMIN_LANGUAGE_CODE)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
+
+
+@lru_cache(maxsize=1)
+def _admin_prefix() -> str:
+    return reverse("admin:index")

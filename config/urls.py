@@ -12,6 +12,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     # django-payments' callbacks (the provider's return and webhooks)
     path("payments/", include("payments.urls")),
+    # The language switcher posts to set_language (a cookie; works without JavaScript).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("storefront.urls")),
 ]
 # Uploaded pictures in development (static() adds nothing unless DEBUG is on).

@@ -19,17 +19,19 @@ from .outbox import outbox_message, outbox_write
 log = logging.getLogger(__name__)
 
 
-def password_reset_mail(*, to: str, context: dict) -> None:
+def password_reset_mail(*, to: str, context: dict, language: str) -> None:
     """Queue the reset email Django's PasswordResetForm would have sent at once.
 
     ``context`` is the form's (user, uid, token, ...); the link is built on SITE_URL, not on
     the request's Host header.
     """
-    message = outbox_message(kind="password_reset", key=uuid4().hex, to=to, context=context)
+    message = outbox_message(
+        kind="password_reset", key=uuid4().hex, to=to, context=context, language=language
+    )
     outbox_write(messages=[message])
 
 
-def order_link_send(*, number: str, email: str) -> bool:
+def order_link_send(*, number: str, email: str, language: str) -> bool:
     """Email a fresh link to the order to the address it was placed with, when the number and
     the address match one order; do nothing otherwise. Returns whether an email was queued
     (for logs and tests only: the customer sees the same answer either way)."""
@@ -43,6 +45,9 @@ def order_link_send(*, number: str, email: str) -> bool:
         "account": order.user_id is not None,
         "days": settings.GUEST_LINK_DAYS,
     }
-    message = outbox_message(kind="order_link", key=uuid4().hex, to=order.email, context=context)
+    # In the language the customer asked in (they may not read the one they ordered in).
+    message = outbox_message(
+        kind="order_link", key=uuid4().hex, to=order.email, context=context, language=language
+    )
     outbox_write(messages=[message])
     return True

@@ -37,7 +37,13 @@ def notify_return_moved(*, return_request: ReturnRequest, event: ReturnEvent) ->
         "order_url": order_url(order),
     }
     key = f"{order.number}:{return_request.pk}:{event.to_status}"
-    outbox_write(messages=[outbox_message(kind="return_update", key=key, to=order.email, context=context)])
+    outbox_write(
+        messages=[
+            outbox_message(
+                kind="return_update", key=key, to=order.email, context=context, language=order.language
+            )
+        ]
+    )
 
 
 def outbox_resend(*, message_id: int, nonce: str, user=None) -> tuple[OutboxMessage, bool]:

@@ -14,7 +14,6 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from billing.models import EntryKind, LedgerEntry
-from billing.money import money_format
 from billing.services import EXPIRED_REASON
 from billing.statements import paid_at_checkout
 from catalog.models import Product
@@ -28,7 +27,7 @@ from orders.selectors import age_bucket_of, age_buckets, aged_bucket, rows_waiti
 
 from .links import row_cancel_url
 from .models import OrderPlacedNote
-from .money import orders_money_lines, refund_notes_render
+from .money import money_text, orders_money_lines, refund_notes_render
 from .outbox import (
     SendResult,
     _check_header,
@@ -209,11 +208,23 @@ def _order_placed_messages(order: Order, note: OrderPlacedNote, defaults, *, mon
             "money": money,
         }
         messages.append(
-            outbox_message(kind="order_confirmation", key=order.number, to=order.email, context=context)
+            outbox_message(
+                kind="order_confirmation",
+                key=order.number,
+                to=order.email,
+                context=context,
+                language=order.language,
+            )
         )
         if notices:
             messages += [
-                outbox_message(kind="backorder_placed", key=order.number, to=to, context=context)
+                outbox_message(
+                    kind="backorder_placed",
+                    key=order.number,
+                    to=to,
+                    context=context,
+                    language=settings.ADMIN_LANGUAGE_CODE,
+                )
                 for to in settings.MERCHANT_EMAILS
             ]
     if note.alerts_written:
@@ -247,7 +258,9 @@ def _per_order(kind: str, rows, *, with_money: bool = False) -> None:
             "money": money.get(order.pk),
         }
         key = f"{order.number}:{_event_key(order_rows)}"
-        messages.append(outbox_message(kind=kind, key=key, to=order.email, context=context))
+        messages.append(
+            outbox_message(kind=kind, key=key, to=order.email, context=context, language=order.language)
+        )
     outbox_write(messages=messages)
 
 
@@ -273,10 +286,14 @@ def notify_shipped(*, shipment: Shipment, rows) -> None:
         "order_url": order_url(order),
         "money": orders_money_lines([order.pk]).get(order.pk),
         "capture": capture,
-        "capture_amount": money_format(capture.amount, capture.currency) if capture else "",
+        "capture_amount": money_text(capture.amount, capture.currency) if capture else "",
     }
     outbox_write(
-        messages=[outbox_message(kind="shipped", key=str(shipment.pk), to=order.email, context=context)]
+        messages=[
+            outbox_message(
+                kind="shipped", key=str(shipment.pk), to=order.email, context=context, language=order.language
+            )
+        ]
     )
 
 
@@ -304,7 +321,13 @@ def _low_stock_messages(free: dict, *, defaults, day: dt.date) -> list:
 def _low_stock_alerts(product, *, free: int, threshold: int, day: dt.date) -> list:
     context = {"product": product, "free": free, "threshold": threshold}
     return [
-        outbox_message(kind="low_stock", key=f"{product.pk}:{day}", to=to, context=context)
+        outbox_message(
+            kind="low_stock",
+            key=f"{product.pk}:{day}",
+            to=to,
+            context=context,
+            language=settings.ADMIN_LANGUAGE_CODE,
+        )
         for to in settings.MERCHANT_EMAILS
     ]
 
@@ -348,7 +371,13 @@ def digest_aged_backorders(*, today: dt.date | None = None) -> int:
     }
     outbox_write(
         messages=[
-            outbox_message(kind="aged_backorders", key=str(today), to=to, context=context)
+            outbox_message(
+                kind="aged_backorders",
+                key=str(today),
+                to=to,
+                context=context,
+                language=settings.ADMIN_LANGUAGE_CODE,
+            )
             for to in settings.MERCHANT_EMAILS
         ]
     )
@@ -371,7 +400,11 @@ def notify_promises_slipped(*, slips) -> None:
         key = order.number + ":" + ",".join(sorted(f"{r.pk}>{new_dates[r.pk].now}" for r in order_rows))
         key = f"{order.number}:{hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16]}"
         context = {"order": order, "lines": lines, "order_url": order_url(order)}
-        messages.append(outbox_message(kind="promise_moved", key=key, to=order.email, context=context))
+        messages.append(
+            outbox_message(
+                kind="promise_moved", key=key, to=order.email, context=context, language=order.language
+            )
+        )
     outbox_write(messages=messages)
 
 
@@ -410,13 +443,15 @@ def notify_rows_cancelled(*, rows) -> None:
             "order": order,
             "lines": _row_lines(order_rows),
             "reason": reasons.get(order_rows[0].pk, ""),
-            "back": money_format(back[order.pk], mine["currency"]) if back[order.pk] else "",
+            "back": money_text(back[order.pk], mine["currency"]) if back[order.pk] else "",
             "money": mine,
             "order_url": order_url(order),
         }
         kind = "order_expired" if expired else "rows_cancelled"
         key = f"{order.number}:{_event_key(order_rows)}"
-        messages.append(outbox_message(kind=kind, key=key, to=order.email, context=context))
+        messages.append(
+            outbox_message(kind=kind, key=key, to=order.email, context=context, language=order.language)
+        )
     outbox_write(messages=messages)
     if ended_unpaid:
         OrderPlacedNote.objects.filter(order_id__in=ended_unpaid).delete()

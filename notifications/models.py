@@ -88,6 +88,8 @@ class Subscription(models.Model):
         related_name="subscriptions",
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The language of the page the customer subscribed on: the alert is written in it.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
     notified_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import translation
+from django.utils.functional import lazy
 
 from billing.models import RETURN_REFUND_KEY, EntryState, LedgerEntry, LedgerLine
 from billing.money import money_format
@@ -26,6 +27,17 @@ from .outbox import outbox_message, outbox_write
 ZERO = Decimal("0")
 
 
+def _percent(rate: Decimal) -> str:
+    locale = translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE)
+    return format_percent(rate, locale=locale, decimal_quantization=False)
+
+
+# Formatted when the email is rendered, in the language of its recipient (outbox_message),
+# not in whatever language the job or request that gathered the figures runs in.
+money_text = lazy(money_format, str)
+percent_text = lazy(_percent, str)
+
+
 def money_lines(money: OrderMoney | None) -> dict | None:
     """What _money.txt/.html show: the order's totals and its money so far, formatted."""
     if money is None:
@@ -33,15 +45,14 @@ def money_lines(money: OrderMoney | None) -> dict | None:
     t = money.totals
 
     def fmt(amount: Decimal) -> str:
-        return money_format(amount, t.currency)
+        return money_text(amount, t.currency)
 
-    locale = translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE)
     return {
         "currency": t.currency,
         "subtotal": fmt(t.subtotal),
         "shipping": fmt(t.shipping),
         "tax": fmt(t.tax),
-        "tax_rate": format_percent(t.tax_rate, locale=locale, decimal_quantization=False),
+        "tax_rate": percent_text(t.tax_rate),
         "tax_included": t.prices_include_tax,
         "total": fmt(t.total),
         "paid": money.paid,
@@ -69,13 +80,17 @@ def notify_pay_link(*, entry: LedgerEntry) -> None:
     context = {
         "order": order,
         "shipment": entry.shipment,
-        "amount": money_format(entry.amount, entry.currency),
+        "amount": money_text(entry.amount, entry.currency),
         "pay_url": pay_url(entry),
         "order_url": order_url(order),
         "money": orders_money_lines([order.pk]).get(order.pk),
     }
     outbox_write(
-        messages=[outbox_message(kind="pay_link", key=f"{payment.pk}", to=order.email, context=context)]
+        messages=[
+            outbox_message(
+                kind="pay_link", key=f"{payment.pk}", to=order.email, context=context, language=order.language
+            )
+        ]
     )
 
 
@@ -94,13 +109,19 @@ def pay_links_overdue_alert() -> int:
         context = {
             "order": entry.order,
             "shipment": entry.shipment,
-            "amount": money_format(entry.amount, entry.currency),
+            "amount": money_text(entry.amount, entry.currency),
             "since": entry.created_at,
             "days": settings.BILLING_PAY_LINK_ALERT_DAYS,
             "admin_path": f"/admin/orders/order/{entry.order_id}/change/",
         }
         messages += [
-            outbox_message(kind="pay_link_overdue", key=str(entry.pk), to=to, context=context)
+            outbox_message(
+                kind="pay_link_overdue",
+                key=str(entry.pk),
+                to=to,
+                context=context,
+                language=settings.ADMIN_LANGUAGE_CODE,
+            )
             for to in settings.MERCHANT_EMAILS
             if keys[(entry.pk, to)] not in told
         ]
@@ -148,7 +169,7 @@ def refund_notes_render(*, limit: int = 100) -> int:
                 {
                     "row": line.row,
                     "product": line.row.product,
-                    "amount": money_format(line.amount, currency),
+                    "amount": money_text(line.amount, currency),
                     # a return refunds some units of its row; a cancelled row's refund all of them
                     "quantity": returned.get(entry.idempotency_key, line.row.quantity),
                     "returned": entry.idempotency_key in returned,
@@ -159,15 +180,19 @@ def refund_notes_render(*, limit: int = 100) -> int:
             shipping = sum((e.amount for e in mine if e.covers_shipping), start=ZERO)
             context = {
                 "order": note.order,
-                "amount": money_format(sum((e.amount for e in mine), start=ZERO), currency),
+                "amount": money_text(sum((e.amount for e in mine), start=ZERO), currency),
                 "rows": rows,
-                "shipping": money_format(shipping, currency) if shipping else "",
+                "shipping": money_text(shipping, currency) if shipping else "",
                 "money": money.get(note.order_id),
                 "order_url": order_url(note.order),
             }
             messages.append(
                 outbox_message(
-                    kind="refund", key=f"{note.order.number}:{note.pk}", to=note.order.email, context=context
+                    kind="refund",
+                    key=f"{note.order.number}:{note.pk}",
+                    to=note.order.email,
+                    context=context,
+                    language=note.order.language,
                 )
             )
         outbox_write(messages=messages)

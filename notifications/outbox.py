@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from orders.models import Order
 
@@ -59,12 +59,24 @@ class Attachment:
 
 
 def outbox_message(
-    *, kind: str, key: str, to: str, context: dict, attachments: tuple[Attachment, ...] = ()
+    *,
+    kind: str,
+    key: str,
+    to: str,
+    context: dict,
+    language: str,
+    attachments: tuple[Attachment, ...] = (),
 ) -> OutboxMessage:
-    """Render templates/notifications/<kind>{_subject.txt,.txt,.html} into an unsaved message."""
+    """Render templates/notifications/<kind>{_subject.txt,.txt,.html} into an unsaved message,
+    in `language` (with its dates and money): the order's or subscriber's for a customer,
+    settings.ADMIN_LANGUAGE_CODE for the merchant or a supplier. Required, so no email takes
+    whatever language the request or job happens to run in."""
     _check_header("recipient", to)
     context = {"site_url": settings.SITE_URL, **context}
-    subject = render_to_string(f"notifications/{kind}_subject.txt", context).strip()
+    with translation.override(language):
+        subject = render_to_string(f"notifications/{kind}_subject.txt", context).strip()
+        body_text = render_to_string(f"notifications/{kind}.txt", context)
+        body_html = render_to_string(f"notifications/{kind}.html", context)
     order = context.get("order")
     return OutboxMessage(
         key=f"{kind}:{key}:{to.lower()}"[:200],
@@ -73,8 +85,8 @@ def outbox_message(
         order_id=order.pk if isinstance(order, Order) else None,
         to_email=to,
         subject=_check_header("subject", subject),
-        body_text=render_to_string(f"notifications/{kind}.txt", context),
-        body_html=render_to_string(f"notifications/{kind}.html", context),
+        body_text=body_text,
+        body_html=body_html,
         attachments=[attachment.as_json() for attachment in attachments],
     )
 

@@ -1,5 +1,7 @@
 """The supplier's copy of a purchase order: written in the transaction that sends it."""
 
+from django.conf import settings
+
 from inventory.selectors import purchase_order_csv
 
 from .outbox import Attachment, outbox_message, outbox_write
@@ -20,6 +22,7 @@ def notify_purchase_order_sent(*, purchase_order, lines) -> None:
         key=purchase_order.number,
         to=supplier.email,
         context=context,
+        language=settings.ADMIN_LANGUAGE_CODE,  # the merchant writes to suppliers
         attachments=(attachment,),
     )
     outbox_write(messages=[message])

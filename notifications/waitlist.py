@@ -31,12 +31,14 @@ def subscription_from_token(token: str) -> Subscription | None:
     return Subscription.objects.select_related("product").filter(pk=pk).first()
 
 
-def subscription_create(*, product: Product, email: str, user=None) -> None:
+def subscription_create(*, product: Product, email: str, user=None, language: str | None = None) -> None:
     """Add the address to the product's waitlist. Says nothing about whether it was
     already there, so the form cannot be used to learn who is subscribed."""
     try:
         with transaction.atomic():
-            Subscription.objects.create(product=product, email=email.strip(), user=user)
+            Subscription.objects.create(
+                product=product, email=email.strip(), user=user, language=language or settings.LANGUAGE_CODE
+            )
     except IntegrityError:
         pass  # already waiting for this product: nothing to add
 
@@ -122,6 +124,7 @@ def back_in_stock_notify(*, product_id: int) -> int:
                         "unsubscribe_url": unsubscribe_url(s),
                         "alternatives": alternatives,
                     },
+                    language=s.language,
                 )
                 for s in subscriptions
             ]

@@ -14,11 +14,11 @@ from inventory.models import Source
 
 
 class RowStatus(models.TextChoices):
-    ALLOCATED = "allocated", "Allocated"
-    BACKORDERED = "backordered", "Backordered"
-    PREORDERED = "preordered", "Pre-ordered"
-    SHIPPED = "shipped", "Shipped"
-    CANCELLED = "cancelled", "Cancelled"
+    ALLOCATED = "allocated", _("Allocated")
+    BACKORDERED = "backordered", _("Backordered")
+    PREORDERED = "preordered", _("Pre-ordered")
+    SHIPPED = "shipped", _("Shipped")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 # The only moves a row may make (DESIGN.md); orders.services.rows_transition enforces it
@@ -35,10 +35,10 @@ AT_SOURCE = (RowStatus.ALLOCATED, RowStatus.SHIPPED)
 
 
 class OrderStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
-    COMPLETED = "completed", "Completed"
-    CANCELLED = "cancelled", "Cancelled"
+    OPEN = "open", _("Open")
+    PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 def order_status_from_rows(statuses: set[str]) -> str:
@@ -66,6 +66,8 @@ class Order(models.Model):
     full_name = models.CharField(max_length=150)
     address = models.TextField()
     placed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The language the customer shopped in: the order's emails are written in it.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
 
     class Meta:
         ordering = ["-placed_at", "-pk"]

@@ -9,13 +9,15 @@ word backorder. Merchant pages and emails use the row's real status.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from catalog.availability import backorders_silent
 from catalog.models import GlobalSettings
 from catalog.selectors import global_settings_get, product_policy
 
 from .models import OrderRow, RowStatus
 
-PREPARING = "Preparing"
+PREPARING = _("Preparing")
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,9 @@ def rows_for_customer(
         if row.status == RowStatus.BACKORDERED and row.product_id in silent:
             found.append(CustomerRow(row, PREPARING, "preparing", ""))
         elif row.status == RowStatus.BACKORDERED:
-            found.append(CustomerRow(row, row.get_status_display(), row.status, "Waiting for stock"))
+            found.append(CustomerRow(row, row.get_status_display(), row.status, _("Waiting for stock")))
         elif row.status == RowStatus.PREORDERED:
-            found.append(CustomerRow(row, row.get_status_display(), row.status, "Waiting for release"))
+            found.append(CustomerRow(row, row.get_status_display(), row.status, _("Waiting for release")))
         else:
             found.append(CustomerRow(row, row.get_status_display(), row.status, ""))
     return found

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib import messages
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from catalog.availability import Availability, Decision, Outcome
 from catalog.discounts import LinePrice, availability_line_price
@@ -86,10 +88,6 @@ def _parse_id(key) -> int | None:
         return None
     value = int(key)
     return value if value > 0 and str(value) == key else None
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class Cart:
@@ -197,8 +195,13 @@ class Cart:
             notices.append(
                 (
                     messages.WARNING,
-                    f"We removed {_plural(unreadable, 'item')} from your cart that we could not read. "
-                    "Please add them again.",
+                    ngettext(
+                        "We removed %(n)s item from your cart that we could not read. Please add it again.",
+                        "We removed %(n)s items from your cart that we could not read. "
+                        "Please add them again.",
+                        unreadable,
+                    )
+                    % {"n": unreadable},
                 )
             )
 
@@ -221,7 +224,8 @@ class Cart:
                 notices.append(
                     (
                         messages.WARNING,
-                        f"{product.name} is no longer available, so we removed it from your cart.",
+                        _("%(product)s is no longer available, so we removed it from your cart.")
+                        % {"product": product.name},
                     )
                 )
                 continue
@@ -238,9 +242,12 @@ class Cart:
             notices.append(
                 (
                     messages.WARNING,
-                    f"{_plural(gone, 'item')} in your cart {'is' if gone == 1 else 'are'} no longer sold "
-                    "and we removed "
-                    f"{'it' if gone == 1 else 'them'}.",
+                    ngettext(
+                        "%(n)s item in your cart is no longer sold and we removed it.",
+                        "%(n)s items in your cart are no longer sold and we removed them.",
+                        gone,
+                    )
+                    % {"n": gone},
                 )
             )
 
@@ -255,26 +262,34 @@ class Cart:
         if before == now:
             return None
         if not decision.ok:
-            return messages.ERROR, f"{decision.reason} Please change the quantity or remove it."
+            return messages.ERROR, _("%(reason)s Please change the quantity or remove it.") % {
+                "reason": decision.reason
+            }
         if before is None:
             return None
         if decision.notify_customer:
             return (
                 messages.INFO,
-                f"{product.name}: stock has changed — {split_text(decision)}",
+                _("%(product)s: stock has changed — %(split)s")
+                % {"product": product.name, "split": split_text(decision)},
             )
         if before == Outcome.PREORDER:
-            return messages.INFO, f"{product.name} has been released and is no longer a pre-order."
+            return messages.INFO, _("%(product)s has been released and is no longer a pre-order.") % {
+                "product": product.name
+            }
         return None
 
 
 def split_text(decision: Decision) -> str:
     """'3 in stock now, 2 will be backordered.' for a decision the customer is told about."""
     if decision.from_stock:
-        return f"{decision.from_stock} in stock now, {decision.backordered} will be backordered."
+        return _("%(in_stock)s in stock now, %(rest)s will be backordered.") % {
+            "in_stock": decision.from_stock,
+            "rest": decision.backordered,
+        }
     if decision.backordered == 1:
-        return "It will be backordered."
-    return f"All {decision.backordered} will be backordered."
+        return _("It will be backordered.")
+    return _("All %(n)s will be backordered.") % {"n": decision.backordered}
 
 
 def alternatives_by_product(products) -> dict[int, list[Availability]]:

@@ -5,6 +5,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from catalog.search import MAX_QUERY_LENGTH
@@ -16,10 +20,16 @@ from orders.services import MAX_LINE_QUANTITY
 MAX_ID = 2**63 - 1
 
 QUANTITY_ERRORS = {
-    "required": "Enter a quantity.",
-    "invalid": "Quantity must be a whole number.",
-    "min_value": "Quantity must be at least 1.",
-    "max_value": f"Quantity must be at most {MAX_LINE_QUANTITY:,}.",
+    "required": _("Enter a quantity."),
+    "invalid": _("Quantity must be a whole number."),
+    "min_value": _("Quantity must be at least 1."),
+    "max_value": lazy(
+        lambda: (
+            gettext("Quantity must be at most %(n)s.")
+            % {"n": number_format(MAX_LINE_QUANTITY, force_grouping=True)}
+        ),
+        str,
+    )(),
 }
 
 
@@ -73,13 +83,13 @@ class ReturnRequestForm(forms.Form):
 
 class CheckoutForm(forms.Form):
     email = forms.EmailField(
-        label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email"}), max_length=254
+        label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}), max_length=254
     )
     full_name = forms.CharField(
-        label="Full name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
+        label=_("Full name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     address = forms.CharField(
-        label="Shipping address",
+        label=_("Shipping address"),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "street-address"}),
     )
@@ -87,21 +97,21 @@ class CheckoutForm(forms.Form):
     def clean_full_name(self) -> str:
         name = self.cleaned_data["full_name"].strip()
         if not name:
-            raise forms.ValidationError("Enter your name.")
+            raise forms.ValidationError(_("Enter your name."))
         return name
 
     def clean_address(self) -> str:
         address = self.cleaned_data["address"].strip()
         if not address:
-            raise forms.ValidationError("Enter a shipping address.")
+            raise forms.ValidationError(_("Enter a shipping address."))
         return address
 
 
 class SignupForm(UserCreationForm):
     email = forms.EmailField(
-        label="Email",
+        label=_("Email"),
         max_length=254,
-        help_text="Order updates go here.",
+        help_text=_("Order updates go here."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
@@ -112,7 +122,7 @@ class SignupForm(UserCreationForm):
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
         if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Sign in instead.")
+            raise forms.ValidationError(_("An account with this email already exists. Sign in instead."))
         return email
 
 
@@ -135,25 +145,27 @@ class SingleLineEmailField(forms.EmailField):
 
     def to_python(self, value):
         if isinstance(value, str) and ("\n" in value or "\r" in value):
-            raise ValidationError("An email address cannot contain a line break.", code="line_break")
+            raise ValidationError(_("An email address cannot contain a line break."), code="line_break")
         return super().to_python(value)
 
 
 EMAIL_ERRORS = {
-    "required": "Enter your email address.",
-    "invalid": "Enter a valid email address, like name@example.com.",
-    "max_length": "An email address has at most 254 characters.",
+    "required": _("Enter your email address."),
+    "invalid": _("Enter a valid email address, like name@example.com."),
+    "max_length": _("An email address has at most 254 characters."),
 }
 
 
-def _email_field(label: str = "Your email address") -> SingleLineEmailField:
-    field = SingleLineEmailField(label=label, max_length=254, error_messages=EMAIL_ERRORS)
+def _email_field(label=None) -> SingleLineEmailField:
+    field = SingleLineEmailField(
+        label=label or _("Your email address"), max_length=254, error_messages=EMAIL_ERRORS
+    )
     field.widget.attrs.update(autocomplete="email", spellcheck="false")
     return field
 
 
 class SubscribeForm(forms.Form):
-    email = SingleLineEmailField(label="Your email address", max_length=254, error_messages=EMAIL_ERRORS)
+    email = SingleLineEmailField(label=_("Your email address"), max_length=254, error_messages=EMAIL_ERRORS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -175,20 +187,21 @@ class PasswordResetOutboxForm(PasswordResetForm):
         to_email,
         html_email_template_name=None,
     ):
-        password_reset_mail(to=to_email, context=context)
+        # The reset is asked for on a page in the customer's language: the email follows it.
+        password_reset_mail(to=to_email, context=context, language=translation.get_language())
 
 
 class FindOrderForm(forms.Form):
     number = forms.CharField(
-        label="Order number",
+        label=_("Order number"),
         max_length=20,
-        help_text="As in your confirmation email, like R-ABCD2345.",
+        help_text=_("As in your confirmation email, like R-ABCD2345."),
         error_messages={
-            "required": "Enter your order number.",
-            "max_length": "An order number has at most 20 characters.",
+            "required": _("Enter your order number."),
+            "max_length": _("An order number has at most 20 characters."),
         },
     )
-    email = _email_field("Email address the order was placed with")
+    email = _email_field(_("Email address the order was placed with"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

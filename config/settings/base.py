@@ -40,6 +40,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The customer's language: the switcher's cookie, else the browser's Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
+    # The admin stays in the merchant's language, whatever the storefront's switcher chose.
+    "config.middleware.AdminLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -63,6 +67,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -112,7 +117,13 @@ AXES_LOCKOUT_CALLABLE = "storefront.views.accounts.signin_locked"
 AXES_CLIENT_IP_CALLABLE = "storefront.views.accounts.client_ip"  # the address the rate limits use
 AXES_DISABLE_ACCESS_LOG = True  # failures only, not a table of every sign-in
 
-LANGUAGE_CODE = "en-us"
+# The storefront and customers' emails speak English and German; the admin and the merchant's
+# emails speak ADMIN_LANGUAGE_CODE. Dates follow the language (config/formats/<lang>/formats.py).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+ADMIN_LANGUAGE_CODE = env("ADMIN_LANGUAGE_CODE", default=LANGUAGE_CODE)
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,6 +40,7 @@ class Customer:
     full_name: str
     address: str
     user: object = None
+    language: str = settings.LANGUAGE_CODE  # the order's emails are written in it
 
 
 def _new_order_number() -> str:
@@ -175,6 +177,7 @@ def checkout_place_order(
             email=customer.email,
             full_name=customer.full_name,
             address=customer.address,
+            language=customer.language,
         )
         rows, takes = [], []
         sourced = defaultdict(list)  # product id -> [(source id, units)], the strategy's choice

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django import template
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from billing.money import money_format
 from catalog.availability import Availability, Badge, Decision
@@ -24,10 +25,10 @@ from ..cart import Cart, split_text
 register = template.Library()
 
 DEFAULT_LABELS = {
-    Badge.IN_STOCK: "Add to cart",
-    Badge.LOW_STOCK: "Add to cart",
-    Badge.BACKORDER: "Backorder",
-    Badge.PREORDER: "Pre-order",
+    Badge.IN_STOCK: _("Add to cart"),
+    Badge.LOW_STOCK: _("Add to cart"),
+    Badge.BACKORDER: _("Backorder"),
+    Badge.PREORDER: _("Pre-order"),
 }
 WAITING_BADGES = {Badge.OUT_OF_STOCK, Badge.BACKORDER, Badge.BACKORDERS_EXHAUSTED}
 
@@ -63,7 +64,7 @@ def offer_for(availability: Availability) -> Offer:
         badge=str(badge),
         badge_text=text,
         can_buy=availability.decide(1).ok,
-        label=label or "Add to cart",
+        label=str(label or _("Add to cart")),
         note=note,
         expected_restock=expected,
         notify=availability.policy.backorders == Backorders.ALLOW_NOTIFY,

@@ -117,9 +117,13 @@ def cancel_row(request: HttpRequest, order: Order) -> None:
     except NotAllowed as refused:
         messages.error(request, str(refused))
     except InvalidTransition:
-        messages.error(request, f"{row.product.name}: this row can no longer be cancelled.")
+        messages.error(
+            request, _("%(product)s: this row can no longer be cancelled.") % {"product": row.product.name}
+        )
     else:
-        messages.success(request, f"Cancelled {row.quantity} × {row.product.name}.")
+        messages.success(
+            request, _("Cancelled %(n)s × %(product)s.") % {"n": row.quantity, "product": row.product.name}
+        )
 
 
 @login_required

@@ -11,6 +11,7 @@ from django.contrib.auth.views import PasswordResetView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
@@ -34,7 +35,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
+        messages.success(
+            request, _("Welcome, %(name)s! Your account is ready.") % {"name": user.get_username()}
+        )
         return redirect(next_url or "storefront:account")
     return render(request, "registration/signup.html", {"form": form, "next": next_url})
 
@@ -91,7 +94,11 @@ def find_order(request: HttpRequest) -> HttpResponse:
         if getattr(request, "limited", False):
             log.warning("Find my order over the rate limit: nothing sent")
         else:
-            accounts.order_link_send(number=form.cleaned_data["number"], email=form.cleaned_data["email"])
+            accounts.order_link_send(
+                number=form.cleaned_data["number"],
+                email=form.cleaned_data["email"],
+                language=request.LANGUAGE_CODE,
+            )
         return render(request, "storefront/find_order_sent.html", {"email": form.cleaned_data["email"]})
     return render(
         request, "storefront/find_order.html", {"form": form, "guest_link_days": settings.GUEST_LINK_DAYS}

@@ -5,6 +5,8 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.availability import Decision
@@ -26,7 +28,7 @@ def _posted_product(form) -> Product:
 
 
 def _quantity_error(form) -> str:
-    return " ".join(form.errors.get("quantity", ["Enter a valid quantity."]))
+    return " ".join(form.errors.get("quantity", [_("Enter a valid quantity.")]))
 
 
 class _Refused(Exception):
@@ -37,7 +39,10 @@ def _cart_set_checked(cart: Cart, product: Product, quantity: int) -> Decision:
     """Put ``quantity`` of ``product`` in the cart if the per-order limit and availability
     allow it; the decision says how it will be served. Raises _Refused with the reason."""
     if quantity > MAX_LINE_QUANTITY:  # the form caps one entry; an add can pass it in total
-        raise _Refused(f"{product.name}: at most {MAX_LINE_QUANTITY:,} per order.")
+        raise _Refused(
+            _("%(product)s: at most %(n)s per order.")
+            % {"product": product.name, "n": number_format(MAX_LINE_QUANTITY, force_grouping=True)}
+        )
     decision = availability_for(product=product).decide(quantity)
     if not decision.ok:
         raise _Refused(decision.reason)
@@ -51,7 +56,9 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     product = _posted_product(form)
     back = reverse("storefront:product_detail", kwargs={"slug": product.slug})
     if not form.is_valid():
-        messages.error(request, f"{product.name}: {_quantity_error(form)}")
+        messages.error(
+            request, _("%(product)s: %(error)s") % {"product": product.name, "error": _quantity_error(form)}
+        )
         return redirect(back)
     cart = Cart(request.session)
     added = form.cleaned_data["quantity"]
@@ -61,9 +68,12 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     except _Refused as refused:
         messages.error(request, str(refused))
         return redirect(back)
-    text = f"Added {added} × {product.name} to your cart."
+    text = _("Added %(n)s × %(product)s to your cart.") % {"n": added, "product": product.name}
     if decision.notify_customer:
-        text += f" Of the {total} in your cart: {split_text(decision)}"
+        text += " " + _("Of the %(total)s in your cart: %(split)s") % {
+            "total": total,
+            "split": split_text(decision),
+        }
     messages.success(request, text)
     return redirect("storefront:cart")
 
@@ -74,20 +84,24 @@ def cart_update(request: HttpRequest) -> HttpResponse:
     product = _posted_product(form)
     cart = Cart(request.session)
     if not cart.quantity_of(product.pk):
-        messages.error(request, f"{product.name} is not in your cart.")
+        messages.error(request, _("%(product)s is not in your cart.") % {"product": product.name})
         return redirect("storefront:cart")
     if not form.is_valid():
-        messages.error(request, f"{product.name}: {_quantity_error(form)} Your cart was not changed.")
+        messages.error(
+            request,
+            _("%(product)s: %(error)s Your cart was not changed.")
+            % {"product": product.name, "error": _quantity_error(form)},
+        )
         return redirect("storefront:cart")
     quantity = form.cleaned_data["quantity"]
     try:
         decision = _cart_set_checked(cart, product, quantity)
     except _Refused as refused:
-        messages.error(request, f"{refused} Your cart was not changed.")
+        messages.error(request, _("%(reason)s Your cart was not changed.") % {"reason": refused})
         return redirect("storefront:cart")
-    text = f"{product.name}: quantity changed to {quantity}."
+    text = _("%(product)s: quantity changed to %(n)s.") % {"product": product.name, "n": quantity}
     if decision.notify_customer:
-        text += f" {split_text(decision)}"
+        text += " " + split_text(decision)
     messages.success(request, text)
     return redirect("storefront:cart")
 
@@ -99,8 +113,8 @@ def cart_remove(request: HttpRequest) -> HttpResponse:
         raise Http404("No such product.")
     pid = form.cleaned_data["product_id"]
     if Cart(request.session).remove(pid):
-        name = Product.objects.filter(pk=pid).values_list("name", flat=True).first() or "The item"
-        messages.success(request, f"{name} was removed from your cart.")
+        name = Product.objects.filter(pk=pid).values_list("name", flat=True).first() or _("The item")
+        messages.success(request, _("%(product)s was removed from your cart.") % {"product": name})
     return redirect("storefront:cart")
 
 

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from orders.exceptions import CheckoutRefused
@@ -37,6 +38,7 @@ def _customer(request: HttpRequest, form: CheckoutForm) -> Customer:
         full_name=data["full_name"],
         address=data["address"],
         user=request.user if request.user.is_authenticated else None,
+        language=request.LANGUAGE_CODE,
     )
 
 
@@ -60,7 +62,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
             else:
                 cart.clear()
                 order_remember(request, order.number)
-                messages.success(request, f"Your order {order.number} is placed. Please pay to confirm it.")
+                messages.success(
+                    request,
+                    _("Your order %(number)s is placed. Please pay to confirm it.")
+                    % {"number": order.number},
+                )
                 return redirect("storefront:order_pay", number=order.number)
     else:
         form = None
@@ -68,13 +74,13 @@ def checkout(request: HttpRequest) -> HttpResponse:
     review.flash(request)
     if review.is_empty:
         if not review.notices:
-            messages.info(request, "Your cart is empty.")
+            messages.info(request, _("Your cart is empty."))
         return redirect("storefront:cart")
     if form is None:
         form = CheckoutForm(initial=_checkout_initial(request))
     elif review.notices and not problems:
         # The customer has not seen these changes yet: show them before placing anything.
-        messages.warning(request, "Your cart changed. Please check it, then place your order again.")
+        messages.warning(request, _("Your cart changed. Please check it, then place your order again."))
     refused = {p.product_id for p in problems} | {line.product.pk for line in review.problems}
     return render(
         request,

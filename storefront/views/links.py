@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from notifications.links import row_from_cancel_token
@@ -78,7 +79,10 @@ def row_cancel_link(request: HttpRequest, token: str) -> HttpResponse:
         except OrderError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"{row.quantity} × {row.product.name} cancelled.")
+            messages.success(
+                request,
+                _("%(n)s × %(product)s cancelled.") % {"n": row.quantity, "product": row.product.name},
+            )
         return redirect(request.path)
     return render(
         request,

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from payments import PaymentError, RedirectNeeded
 
@@ -34,7 +35,7 @@ def _visible_order(request: HttpRequest, number: str) -> Order:
 
 
 def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "j M Y, H:i")
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 def _confirmation(order: Order) -> str:
@@ -59,7 +60,7 @@ def _provider_form(request: HttpRequest, order: Order, payment: Payment, context
         if payment.purpose == PaymentPurpose.CHECKOUT and order_is_paid(order_id=order.pk):
             return redirect(payment.get_success_url())
         messages.error(
-            request, "The payment service did not answer, so nothing was charged. Please try again."
+            request, _("The payment service did not answer, so nothing was charged. Please try again.")
         )
         return redirect(request.path)
     return render(request, "storefront/payment.html", {"order": order, "form": form, **context})
@@ -74,9 +75,16 @@ def order_pay(request: HttpRequest, number: str) -> HttpResponse:
         payment = payment_start(order_id=order.pk)
     except NotPayable as refused:
         if order_is_paid(order_id=order.pk):
-            messages.info(request, f"Order {order.number} is paid already. Nothing more was charged.")
+            messages.info(
+                request,
+                _("Order %(number)s is paid already. Nothing more was charged.") % {"number": order.number},
+            )
         else:
-            messages.error(request, f"Order {order.number} can no longer be paid: {refused.reason}")
+            messages.error(
+                request,
+                _("Order %(number)s can no longer be paid: %(reason)s")
+                % {"number": order.number, "reason": refused.reason},
+            )
         return redirect(_confirmation(order))
     return _provider_form(
         request, order, payment, {"payment": payment, "amount": payment.total, "shipment": None}
@@ -91,7 +99,7 @@ def shipment_pay(request: HttpRequest, number: str, entry_id: int) -> HttpRespon
     try:
         payment = pay_link_create(entry_id=entry.pk)
     except NotPayable:
-        messages.info(request, "This shipment is paid already. Nothing more was charged.")
+        messages.info(request, _("This shipment is paid already. Nothing more was charged."))
         return redirect(_order_page(order))
     return _provider_form(
         request, order, payment, {"payment": payment, "amount": payment.total, "shipment": entry.shipment}
@@ -138,11 +146,16 @@ def payment_success(request: HttpRequest, token: str) -> HttpResponse:
     payment, order = _returned(request, token)
     payment.refresh_from_db()
     if payment.purpose == PaymentPurpose.PAY_LINK:
-        messages.success(request, f"Payment received for order {order.number}. Thank you!")
+        messages.success(
+            request, _("Payment received for order %(number)s. Thank you!") % {"number": order.number}
+        )
     elif order_is_paid(order_id=order.pk):
-        messages.success(request, f"Thank you! Payment received: your order {order.number} is confirmed.")
+        messages.success(
+            request,
+            _("Thank you! Payment received: your order %(number)s is confirmed.") % {"number": order.number},
+        )
     else:  # a real provider may confirm a moment after it sends the payer back
-        messages.info(request, "We are waiting for the payment service to confirm your payment.")
+        messages.info(request, _("We are waiting for the payment service to confirm your payment."))
     return _after_return(request, payment, order)
 
 
@@ -151,11 +164,14 @@ def payment_failure(request: HttpRequest, token: str) -> HttpResponse:
     payment, order = _returned(request, token)
     if payment.purpose == PaymentPurpose.CHECKOUT and order_is_paid(order_id=order.pk):
         # another attempt (another tab) paid it: this one is not charged
-        messages.info(request, f"Order {order.number} is paid already. Nothing more was charged.")
+        messages.info(
+            request,
+            _("Order %(number)s is paid already. Nothing more was charged.") % {"number": order.number},
+        )
         return _after_return(request, payment, order)
-    text = "Your payment did not go through, so nothing was charged."
+    text = _("Your payment did not go through, so nothing was charged.")
     if payment.purpose == PaymentPurpose.CHECKOUT and timezone.now() <= order.totals.pay_by:
-        text += f" You can try again until {_when(order.totals.pay_by)}."
+        text += " " + _("You can try again until %(when)s.") % {"when": _when(order.totals.pay_by)}
         messages.error(request, text)
         if order_visible(request, order):
             return redirect("storefront:order_pay", number=order.number)

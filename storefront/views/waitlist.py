@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
@@ -42,7 +43,10 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "storefront/subscribe.html", {"product": product, "form": form})
     email = form.cleaned_data["email"]
     waitlist.subscription_create(
-        product=product, email=email, user=request.user if request.user.is_authenticated else None
+        product=product,
+        email=email,
+        user=request.user if request.user.is_authenticated else None,
+        language=request.LANGUAGE_CODE,
     )
     return render(request, "storefront/subscribe_done.html", {"product": product, "email": email})
 
@@ -53,7 +57,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     follow links), POST unsubscribes; a second POST says it was already done."""
     subscription = waitlist.subscription_from_token(token)
     if subscription is None:
-        error = (
+        error = _(
             "This unsubscribe link is not valid. Copy the whole link from the email, "
             "or remove the alert in your account."
         )
@@ -61,10 +65,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         name = subscription.product.name
         if subscription.unsubscribed_at is not None:
-            messages.info(request, f"You were already unsubscribed from alerts about {name}.")
+            messages.info(
+                request, _("You were already unsubscribed from alerts about %(product)s.") % {"product": name}
+            )
         else:
             waitlist.subscription_cancel(subscription=subscription)
-            messages.success(request, f"Unsubscribed: we will not email you about {name}.")
+            messages.success(
+                request, _("Unsubscribed: we will not email you about %(product)s.") % {"product": name}
+            )
         return redirect(request.path)
     return render(request, "storefront/unsubscribe.html", {"subscription": subscription})
 
@@ -81,7 +89,10 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
             raise Http404("No such alert.") from None
         subscription = get_object_or_404(mine.select_related("product"), pk=pk)
         waitlist.subscription_cancel(subscription=subscription)
-        messages.success(request, f"Removed the back-in-stock alert for {subscription.product.name}.")
+        messages.success(
+            request,
+            _("Removed the back-in-stock alert for %(product)s.") % {"product": subscription.product.name},
+        )
         return redirect("storefront:subscriptions")
     page = Paginator(
         mine.select_related("product").order_by("-created_at", "-pk"), SUBSCRIPTIONS_PER_PAGE

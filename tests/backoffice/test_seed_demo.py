@@ -152,7 +152,7 @@ def test_preorder_with_future_release_limit_and_wording(seeded):
     assert product.preorder_limit == 50
     assert product.preorder_label and product.preorder_note
     a = availability_for(product=product)
-    assert a.badge() == (Badge.PREORDER, f"Pre-order — releases {product.release_date:%d %b %Y}")
+    assert a.badge() == (Badge.PREORDER, f"Pre-order — releases {product.release_date:%-d %b %Y}")
     assert a.decide(50).outcome == Outcome.PREORDER
     assert a.decide(51).outcome == Outcome.REFUSED
 

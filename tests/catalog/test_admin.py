@@ -131,7 +131,7 @@ def test_product_list_shows_effective_backorders_and_availability(admin_client):
         "Available on backorder",
         "free 0 · waiting 0 · salable 0 + unlimited backorder",
         "free 0 · waiting 2 · salable 0 + 3 backorder",
-        f"Pre-order — releases {Product.objects.get(sku='PRE').release_date:%d %b %Y}",
+        f"Pre-order — releases {Product.objects.get(sku='PRE').release_date:%-d %b %Y}",
         "free 0 · waiting 0 · salable 0 + 10 pre-order",
         "Out of stock",
     ):

@@ -96,7 +96,7 @@ def test_waiting_rows_carry_a_signed_cancel_link_that_works_once(client, main):
     assert row.status == RowStatus.CANCELLED
     again = client.get(path).content.decode()
     assert "This item is cancelled; nothing more to do." in again
-    assert "<button" not in again.split("<main", 1)[1]
+    assert "<button" not in again.split("<main", 1)[1].split("</main>", 1)[0]
     # tampered and expired links say so
     assert client.get(path[:-3] + "xyz/").status_code == 404
 

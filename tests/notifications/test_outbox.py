@@ -138,7 +138,7 @@ def test_header_injection_is_refused_with_a_clear_error():
     from notifications.outbox import outbox_message
 
     with pytest.raises(HeaderInjection, match="recipient .* contains a line break"):
-        outbox_message(kind="x", key="1", to="a@example.com\nBcc: all@example.com", context={})
+        outbox_message(kind="x", key="1", to="a@example.com\nBcc: all@example.com", context={}, language="en")
 
 
 @pytest.mark.parametrize("size", [1, 10, 40])

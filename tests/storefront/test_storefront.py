@@ -124,7 +124,7 @@ def test_default_backorder_label_and_global_lead_time(client):
 def test_preorder_page_shows_release_date_custom_label_and_note(client):
     product = ProductFactory(preorder=True, preorder_label="Reserve yours", preorder_note="One per fan.")
     html = page(client, product)
-    assert f"Pre-order — releases {product.release_date:%d %b %Y}" in html
+    assert f"Pre-order — releases {product.release_date:%-d %b %Y}" in html
     assert ">Reserve yours<" in html and "One per fan." in html
 
 
