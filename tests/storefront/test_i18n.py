@@ -111,6 +111,7 @@ def test_every_customer_string_has_a_german_translation():
         m.id for m in catalog if m.id and not (m.string if isinstance(m.string, str) else all(m.string))
     ]
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
+    # To fix: translate them in locale/de/LC_MESSAGES/django.po (its header says how to update it).
     assert untranslated == [] and fuzzy == []
 
 
@@ -131,6 +132,7 @@ def test_the_german_catalogue_covers_every_string_in_the_code(tmp_path):
     )
     committed = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(PO.open("rb")) if m.id}
     extracted = read_po((copy / "locale" / "de" / "LC_MESSAGES" / "django.po").open("rb"))
+    # To fix: run makemessages as locale/de/LC_MESSAGES/django.po's header says, then translate.
     assert sorted({m.id if isinstance(m.id, str) else m.id[0] for m in extracted if m.id} - committed) == []
 
 
@@ -138,4 +140,5 @@ def test_the_german_catalogue_covers_every_string_in_the_code(tmp_path):
 def test_the_compiled_catalogue_matches_the_german_po(tmp_path):
     """The committed .mo is compiled from the committed .po, placeholders checked by msgfmt."""
     subprocess.run(["msgfmt", "--check", "-o", str(tmp_path / "django.mo"), str(PO)], check=True)
+    # To fix: manage.py compilemessages --ignore=.venv
     assert (tmp_path / "django.mo").read_bytes() == PO.with_suffix(".mo").read_bytes()
