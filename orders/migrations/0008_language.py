@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0004_after_the_sale'),
+        ('orders', '0007_admin_scale'),
     ]
 
     operations = [
