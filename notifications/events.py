@@ -6,14 +6,17 @@ import hashlib
 import logging
 from collections import defaultdict
 from decimal import Decimal
+from functools import partial
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
+from django.utils.functional import lazy
 
 from billing.models import EntryKind, LedgerEntry
+from billing.money import money_format
 from billing.services import EXPIRED_REASON
 from billing.statements import paid_at_checkout
 from catalog.models import Product
@@ -79,9 +82,10 @@ def _discount_text(row: OrderRow, currency: str) -> dict | None:
     if discount is None:
         return None
     return {
-        "unit_price": money_format(row.unit_price, currency),
-        "list_price": money_format(discount.list_price, currency),
-        "reason": discount.reason(lambda amount: money_format(amount, currency)),
+        "unit_price": money_text(row.unit_price, currency),
+        "list_price": money_text(discount.list_price, currency),
+        # worded when the email is rendered, in its recipient's language
+        "reason": lazy(discount.reason, str)(partial(money_format, currency=currency)),
     }
 
 

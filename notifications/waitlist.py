@@ -8,11 +8,11 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.money import money_format
 from catalog.models import Product
 from orders.selectors import alternatives_for, availability_for_many, stock_freed_at
 
 from .models import Subscription
+from .money import money_text
 from .outbox import outbox_message, outbox_write
 
 UNSUBSCRIBE_SALT = "notifications.unsubscribe"
@@ -86,7 +86,7 @@ def _alternatives(product: Product) -> list[dict]:
     return [
         {
             "name": a.product.name,
-            "price": money_format(a.product.price, settings.BILLING_CURRENCY),
+            "price": money_text(a.product.price, settings.BILLING_CURRENCY),  # in the subscriber's language
             "url": settings.SITE_URL + a.product.get_absolute_url(),
         }
         for a in alternatives_for(product=product)

@@ -257,9 +257,7 @@ def test_tampered_session_lines_are_dropped_with_a_message(client, source):
 def test_a_cart_that_is_not_a_mapping_is_reset(client, junk):
     set_cart(client, junk)
     response = client.get(CART)
-    assert "We removed 1 item from your cart that we could not read. Please add it again." in texts(
-        response
-    )
+    assert "We removed 1 item from your cart that we could not read. Please add it again." in texts(response)
     assert cart_of(client) == {}
 
 
