@@ -51,9 +51,9 @@ def rows_for_customer(
         if row.status == RowStatus.BACKORDERED and row.product_id in silent:
             found.append(CustomerRow(row, PREPARING, "preparing", ""))
         elif row.status == RowStatus.BACKORDERED:
-            found.append(CustomerRow(row, row.get_status_display(), row.status, _("Waiting for stock")))
+            found.append(CustomerRow(row, RowStatus(row.status).label, row.status, _("Waiting for stock")))
         elif row.status == RowStatus.PREORDERED:
-            found.append(CustomerRow(row, row.get_status_display(), row.status, _("Waiting for release")))
+            found.append(CustomerRow(row, RowStatus(row.status).label, row.status, _("Waiting for release")))
         else:
-            found.append(CustomerRow(row, row.get_status_display(), row.status, ""))
+            found.append(CustomerRow(row, RowStatus(row.status).label, row.status, ""))
     return found

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from notifications.events import emails_send_batch
 from orders.models import Order
+from orders.services import CartLine, Customer, checkout_place_order
 from tests.billing.factories import pay, shop_settings
-from tests.catalog.factories import ProductFactory
+from tests.catalog.factories import DiscountRuleFactory, ProductFactory
 from tests.helpers import receive, staff_client
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +143,25 @@ def test_the_compiled_catalogue_matches_the_german_po(tmp_path):
     subprocess.run(["msgfmt", "--check", "-o", str(tmp_path / "django.mo"), str(PO)], check=True)
     # To fix: manage.py compilemessages --ignore=.venv
     assert (tmp_path / "django.mo").read_bytes() == PO.with_suffix(".mo").read_bytes()
+
+
+def test_a_discount_is_worded_in_the_orders_language_when_the_email_is_rendered(main, settings):
+    """The reason is written when the send job renders the email (English by default), in
+    the language the order was placed in."""
+    shop_settings(settings)
+    release = timezone.localdate() + dt.timedelta(days=20)
+    kit = ProductFactory(
+        name="Comet Kit", price=Decimal("20.00"), preorder_enabled=True, release_date=release
+    )
+    DiscountRuleFactory(value=Decimal("10"), applies_to="preorder")
+    order = checkout_place_order(
+        lines=[CartLine(kit.pk, 1)],
+        customer=Customer(email="ada@example.com", full_name="Ada", address="1 Way", language="de"),
+    )
+    pay(order)
+    emails_send_batch()
+
+    (confirmation,) = mail.outbox
+    assert "1 x Comet Kit (SKU-" in confirmation.body and "): Vorbestellt" in confirmation.body
+    assert "10 % Rabatt während der Vorbestellung" in confirmation.body
+    assert "18,00\xa0€ statt 20,00\xa0€" in confirmation.body
