@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0007_admin_scale'),
+        ('orders', '0008_waiting_units_index'),
     ]
 
     operations = [
