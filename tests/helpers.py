@@ -1,5 +1,6 @@
 """Small helpers shared by tests."""
 
+import re
 from contextlib import contextmanager
 from uuid import uuid4
 
@@ -65,3 +66,10 @@ def celery_publishing(*, broker_url: str, eager: bool = False):
 def purge_broker(client) -> None:
     """Empty the default queue and kombu's unacked bookkeeping left by earlier runs."""
     client.delete(*BROKER_KEYS)
+
+
+def without_csrf_tokens(content: bytes | str) -> str:
+    """A page with its CSRF tokens blanked: they differ on every render (the language
+    switcher's form is on every page), and tell nothing about what was asked."""
+    text = content.decode() if isinstance(content, bytes) else content
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken" value=""', text)

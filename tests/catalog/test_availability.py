@@ -162,7 +162,7 @@ def test_preorder_waits_for_the_release_date():
     assert decision.ok
     # Even with units on the shelf nothing ships before the release.
     assert (decision.from_stock, decision.backordered, decision.preordered) == (0, 0, 2)
-    assert decision.reason == "Pre-order: releases 01 Jul 2030."
+    assert decision.reason == "Pre-order: releases 1 Jul 2030."
     assert decision.ships_by == dt.date(2030, 7, 1)  # not today, although the shelf could cover it
     assert decision.stock_salable == 0
     assert decision.headroom is None
@@ -416,7 +416,7 @@ def test_badge(setup, badge, text):
 
 
 def test_preorder_badge_names_the_release_date():
-    assert state(product=preorder_product()).badge() == (Badge.PREORDER, "Pre-order — releases 01 Jul 2030")
+    assert state(product=preorder_product()).badge() == (Badge.PREORDER, "Pre-order — releases 1 Jul 2030")
 
 
 def test_full_preorders_badge():
