@@ -42,7 +42,13 @@ def reorder_points_check(*, now=None) -> list[int]:
         context = {"suggestions": crossed, "page_path": reverse("admin:replenishment"), "day": now.date()}
         outbox_write(
             messages=[
-                outbox_message(kind="reorder_point", key=key, to=to, context=context)
+                outbox_message(
+                    kind="reorder_point",
+                    key=key,
+                    to=to,
+                    context=context,
+                    language=settings.ADMIN_LANGUAGE_CODE,
+                )
                 for to in settings.MERCHANT_EMAILS
             ]
         )

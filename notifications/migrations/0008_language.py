@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0006_outbox_attachments'),
+        ('notifications', '0007_reorder_alert'),
     ]
 
     operations = [
