@@ -21,7 +21,7 @@ from notifications.waitlist import unsubscribe_url
 from orders.links import order_url
 from orders.models import Order, RowStatus
 from tests.billing.factories import pay, place
-from tests.catalog.factories import ProductFactory
+from tests.catalog.factories import CategoryFactory, ProductFactory
 from tests.e2e.test_shop_flow import snapshot
 from tests.helpers import receive
 
@@ -84,19 +84,22 @@ def test_a_german_customer_switches_language_buys_and_is_told_in_german(page: Pa
 def storefront_pages(live_server, main) -> list[tuple[str, str]]:
     """(name, path) of every storefront page in its interesting states."""
     today = timezone.localdate()
-    in_stock = ProductFactory(name="Desk Lamp", price=D("20.00"))
+    lamps = CategoryFactory(name="Lamps", slug="lamps")
+    in_stock = ProductFactory(name="Desk Lamp", price=D("20.00"), category=lamps)
     receive(in_stock, 10, main)
     backorder = ProductFactory(name="Brass Lamp", price=D("30.00"), notify=True)
     preorder = ProductFactory(
         name="Comet Kit", preorder_enabled=True, release_date=today + dt.timedelta(days=30)
     )
-    sold_out = ProductFactory(name="Old Kettle")
+    sold_out = ProductFactory(name="Old Lamp", category=lamps)  # offers the desk lamp instead
     guest = place([(in_stock, 1), (backorder, 2)], email="guest@example.com")
     pay(guest)
     waiting = guest.rows.get(status=RowStatus.BACKORDERED)
     subscription = Subscription.objects.create(product=sold_out, email="fan@example.com")
     return [
         ("product list", "/"),
+        ("search", "/?q=lamp&availability=in_stock&sort=price"),
+        ("category", lamps.get_absolute_url()),
         ("in stock", in_stock.get_absolute_url()),
         ("backorder", backorder.get_absolute_url()),
         ("pre-order", preorder.get_absolute_url()),
@@ -135,7 +138,7 @@ def test_no_serious_accessibility_violation_on_any_storefront_page(page: Page, l
         page.goto(path)
         check(name)
     # The cart, checkout and payment pages with something in the cart; then a customer's pages.
-    page.goto(pages[1][1])
+    page.goto(dict(pages)["in stock"])
     page.locator(".buy-form button[type=submit]").click()
     check("cart")
     page.goto("/checkout/")
