@@ -42,7 +42,7 @@ from enum import StrEnum
 import time_machine
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.test.utils import override_settings
 from django.utils import timezone
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
@@ -52,7 +52,14 @@ from billing.money import money_round
 from billing.selectors import ledger_reconcile, order_is_paid
 from billing.services import entry_settle, pay_link_create, payment_start, unpaid_orders_expire
 from catalog.availability import is_preorder
-from catalog.models import POLICY_FIELD_NAMES, Backorders, PartialAllocation, Product
+from catalog.models import (
+    POLICY_FIELD_NAMES,
+    Backorders,
+    GlobalSettings,
+    PartialAllocation,
+    Product,
+    Sourcing,
+)
 from catalog.promise import Basis, Promise
 from catalog.selectors import product_policy
 from inventory.exceptions import StockWouldGoNegative
@@ -80,7 +87,7 @@ from inventory.services.purchasing import purchase_order_line_receive, purchase_
 from notifications.events import emails_send_batch
 from notifications.models import OutboxMessage, OutboxStatus
 from orders.exceptions import CheckoutRefused
-from orders.models import AT_SOURCE, WAITING, Order, OrderRow, RowEvent, RowStatus
+from orders.models import AT_SOURCE, WAITING, Order, OrderRow, RowEvent, RowStatus, Shipment
 from orders.selectors import (
     products_needing_allocation,
     products_with_waiting_rows,
@@ -314,6 +321,10 @@ class PromiseTally:
         return lines
 
 
+def format_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _pct(share: float | None) -> str:
     return "n/a" if share is None else f"{100 * share:.1f} %"
 
@@ -476,6 +487,13 @@ class SimulationResult:
     # stock − waiting ≤ 0): the days a new customer could not have it from the shelf.
     stockout_days: int = 0
     stockout_days_with_history: int = 0  # of those, once the demand window has a full history
+    sourcing: str = Sourcing.PRIORITY
+    orders_shipped: int = 0  # orders with at least one shipment
+    shipments_of_orders: int = 0  # their shipments
+
+    @property
+    def shipments_per_order(self) -> float | None:
+        return self.shipments_of_orders / self.orders_shipped if self.orders_shipped else None
 
     @property
     def promises_share(self) -> float | None:
@@ -494,7 +512,8 @@ class SimulationResult:
         pct = _pct
         end = self.start + dt.timedelta(days=self.days - 1)
         lines = [
-            f"Simulated {self.days} days, {self.start} to {end}, seed {self.seed}",
+            f"Simulated {self.days} days, {self.start} to {end}, seed {self.seed}, "
+            f"sourcing {Sourcing(self.sourcing).label.split(':')[0].lower()}",
             f"days:                        {self.days}",
             f"orders placed:               {self.orders_placed}",
             f"checkouts refused:           {self.checkouts_refused}",
@@ -515,6 +534,8 @@ class SimulationResult:
             f"({self.units_received} units received in all)",
             f"shipping: {self.shipments} shipments, {self.units_shipped} units; {self.units_damaged} "
             f"written off as damaged ({self.adjustments_refused} refused: all allocated)",
+            f"shipments per order:         {format_ratio(self.shipments_per_order)} "
+            f"({self.shipments_of_orders} shipments for {self.orders_shipped} orders shipped)",
             f"cancellations: {self.customer_cancellations} by customers, "
             f"{self.merchant_cancellations} by the merchant",
             f"emails sent: {self.emails_sent}",
@@ -567,8 +588,12 @@ def simulate_shop(
     keep: bool = False,
     settlement: str = Settlement.PER_SHIPMENT,
     supply: str = SUGGESTIONS,
+    sourcing: str = Sourcing.PRIORITY,
 ) -> SimulationResult:
-    """Run the simulation; everything it wrote is rolled back unless ``keep``."""
+    """Run the simulation with the shop's sourcing strategy set to ``sourcing``; everything
+    it wrote is rolled back unless ``keep`` (the strategy is put back either way)."""
+    if sourcing not in Sourcing.values:
+        raise SimulationError(f"Unknown sourcing {sourcing!r}: one of {', '.join(Sourcing.values)}.")
     if days < 1:
         raise SimulationError("Simulate at least one day.")
     if supply not in SUPPLY_MODES:
@@ -590,7 +615,12 @@ def simulate_shop(
         # gateway calls inside a transaction treats it as such.
         connection.atomic_blocks[-1]._from_testcase = True
         callbacks_before = len(connection.run_on_commit)
+        defaults = GlobalSettings.get_solo()
+        shop_sourcing, defaults.sourcing = defaults.sourcing, sourcing
+        defaults.save(update_fields=["sourcing"])
         result = _Simulation(days=days, seed=seed, clock=clock, supply=supply).run()
+        defaults.sourcing = shop_sourcing
+        defaults.save(update_fields=["sourcing"])
         if keep:
             # Every job the run's after-commit callbacks would queue (allocate, refresh
             # promises, send the outbox) was run explicitly each day and would find
@@ -612,6 +642,9 @@ class _Simulation:
         # Carts apart: both ways of buying meet the same customers, whatever else draws.
         self.carts = random.Random(f"carts:{seed}")
         self.money_rng = random.Random(f"money:{seed}")  # payments apart: the stock story stays
+        # Apart too, what depends on where units sit (sources): the customers' story stays the
+        # same under either sourcing strategy, so their shipments per order compare.
+        self.shelf_rng = random.Random(f"shelf:{seed}")
         self.order_ids: list[int] = []
         self.result = SimulationResult(
             days=days,
@@ -620,6 +653,7 @@ class _Simulation:
             settlement=settings.BILLING_SETTLEMENT,
             currency=settings.BILLING_CURRENCY,
             supply=supply,
+            sourcing=GlobalSettings.get_solo().sourcing,
         )
         self.sources: dict[str, Source] = {}
         self.suppliers: dict[str, Supplier] = {}  # by the source they deliver to (plan.source)
@@ -780,7 +814,7 @@ class _Simulation:
                 .select_related("source", "product")
                 .order_by("pk")
             )
-            stock = self.rng.choice(list(stock) or [None])
+            stock = self.shelf_rng.choice(list(stock) or [None])
             if stock is not None:
                 try:
                     stock_adjust(source=stock.source, product=stock.product, change=-1, reason="Damaged")
@@ -918,11 +952,16 @@ class _Simulation:
         )
         orders = Order.objects.in_bulk({order_id for order_id, _, _ in pairs})
         sources = {source.pk: source for source in self.sources.values()}
+        parcels = defaultdict(list)  # an order's allocated units per source: a shipment each
         for order_id, source_id, units in pairs:
-            if self.rng.random() < 0.85 and order_is_paid(order_id=order_id):  # paid orders only
-                shipment_create(order=orders[order_id], source=sources[source_id])
-                self.result.shipments += 1
-                self.result.units_shipped += units
+            parcels[order_id].append((source_id, units))
+        for order_id, at_sources in parcels.items():
+            # The merchant ships a paid order's parcels on the same day, or none of them.
+            if self.shelf_rng.random() < 0.85 and order_is_paid(order_id=order_id):
+                for source_id, units in at_sources:
+                    shipment_create(order=orders[order_id], source=sources[source_id])
+                    self.result.shipments += 1
+                    self.result.units_shipped += units
 
     # -- what beat would run ---------------------------------------------------------
 
@@ -1076,12 +1115,24 @@ class _Simulation:
 
     def audit(self, end: dt.date) -> None:
         self.promise_figures(end)
+        self.shipment_figures()
         self.check_stock()
         self.check_rows(end)
         self.check_money()
         unsent = OutboxMessage.objects.filter(pk__gt=self.first_outbox).exclude(status=OutboxStatus.SENT)
         if count := unsent.count():
             self.violation(f"{count} outbox messages were never sent")
+
+    def shipment_figures(self) -> None:
+        """Shipments per order shipped: what the sourcing strategy saves on."""
+        per_order = (
+            Shipment.objects.filter(order_id__in=self.order_ids)
+            .values("order_id")
+            .annotate(n=Count("pk"))
+            .values_list("n", flat=True)
+        )
+        counts = list(per_order)
+        self.result.orders_shipped, self.result.shipments_of_orders = len(counts), sum(counts)
 
     def promise_figures(self, end: dt.date) -> None:
         """Each row that waited: allocated by its first promise date, or not, by cause."""

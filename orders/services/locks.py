@@ -55,12 +55,11 @@ def queue_head_lock(*, product_id: int, statuses: Iterable[str], limit: int) -> 
     statuses = list(statuses)
     head = OrderRow.objects.filter(product_id=product_id, status__in=statuses).order_by(*QUEUE_ORDER)
     ids = list(head.values_list("pk", flat=True)[:limit])
-    # The head again as a subquery, not 1,000 parameters (psycopg parses each of them);
-    # under the product's lock it is the same set.
+    # By the ids read: as a subquery the planner hashes it against the whole table.
     locked = {
         pk: (status, quantity)
         for pk, status, quantity in OrderRow.objects.select_for_update(of=("self",))
-        .filter(pk__in=head.values("pk")[:limit], status__in=statuses)
+        .filter(pk__in=ids, status__in=statuses)
         .order_by("pk")
         .values_list("pk", "status", "quantity")
     }

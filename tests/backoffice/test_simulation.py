@@ -15,7 +15,7 @@ from django.utils import timezone
 from backoffice import simulation
 from backoffice.simulation import Cause, MissReason, Outcome, Verdict
 from billing.models import LedgerEntry
-from catalog.models import Product
+from catalog.models import GlobalSettings, Product, Sourcing
 from inventory.models import (
     InboundSupply,
     PurchaseOrder,
@@ -166,6 +166,28 @@ def test_the_audit_catches_a_counter_written_by_hand(monkeypatch):
     assert any("drift" in detail for detail in result.violation_details)
     with pytest.raises(CommandError, match="invariant violations"):
         simulate("--days", "2", "--seed", "1")
+
+
+def test_both_sourcing_strategies_run_on_the_same_seed_and_print_shipments_per_order():
+    output = simulate("--days", "12", "--seed", "0")
+    priority, fewest = (figures(block) for block in output.split("Simulated ")[1:])
+    # The customers' story is the same (availability does not depend on the sources)...
+    for label in ("orders placed", "checkouts refused", "rows that waited"):
+        assert priority[label] == fewest[label], label
+    for found in (priority, fewest):
+        assert (found["oversold units"], found["invariant violations"]) == ("0", "0")
+    # ...only where units ship from differs: fewer parcels per order with fewest shipments.
+    per_order = [float(found["shipments per order"].split()[0]) for found in (priority, fewest)]
+    assert 1 <= per_order[1] < per_order[0], per_order
+    assert f"shipments per order, seed 0, per_shipment: priority {per_order[0]:.3f}, " in output
+    assert output.splitlines()[-1].endswith(f"fewest_shipments {per_order[1]:.3f}")
+
+
+def test_the_run_puts_the_shops_sourcing_strategy_back():
+    GlobalSettings.get_solo()
+    result = simulation.simulate_shop(days=2, seed=1, sourcing=Sourcing.FEWEST_SHIPMENTS, keep=True)
+    assert result.sourcing == Sourcing.FEWEST_SHIPMENTS
+    assert GlobalSettings.get_solo().sourcing == Sourcing.PRIORITY
 
 
 def test_days_must_be_positive():
@@ -454,7 +476,7 @@ def test_a_short_run_settles_its_money_and_the_books_add_up(money, settlement, c
 
 
 def test_the_command_prints_the_money_of_both_settlements(money):
-    output = simulate("--days", "4", "--seed", "1", "--settlement", "both")
+    output = simulate("--days", "4", "--seed", "1", "--settlement", "both", "--sourcing", "priority")
     blocks = output.split("Simulated ")[1:]
     assert len(blocks) == 2
     for block, name in zip(blocks, ["charge per shipment", "charge at checkout"], strict=True):

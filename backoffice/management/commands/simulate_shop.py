@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.models import Settlement
+from catalog.models import GlobalSettings, Sourcing
 
 
 class Command(BaseCommand):
@@ -27,6 +28,13 @@ class Command(BaseCommand):
             help="Charge per shipment (default), at checkout, or run both one after the other.",
         )
         parser.add_argument(
+            "--sourcing",
+            choices=[*Sourcing.values, "both"],
+            help="The shop's sourcing strategy for the run (default: the shop's own): priority, "
+            "fewest_shipments, or both: one run each on the same seed, then their shipments per "
+            "order side by side.",
+        )
+        parser.add_argument(
             "--supply",
             choices=["suggestions", "scripted"],
             default="suggestions",
@@ -42,7 +50,16 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, days: int, seed: int, keep: bool, settlement: str, supply: str, baseline: bool, **options
+        self,
+        *args,
+        days: int,
+        seed: int,
+        keep: bool,
+        settlement: str,
+        supply: str,
+        baseline: bool,
+        sourcing: str | None,
+        **options,
     ):
         # Here, not at the top: the harness imports time_machine and django.test (development
         # only); loading this command (`simulate_shop --help`) must not load them.
@@ -50,33 +67,46 @@ class Command(BaseCommand):
             SCRIPTED,
             SUGGESTIONS,
             SimulationError,
+            format_ratio,
             simulate_shop,
             supply_comparison,
         )
 
         modes = Settlement.values if settlement == "both" else [settlement]
-        if keep and len(modes) > 1:
-            raise CommandError("--keep keeps one run: choose one --settlement.")
+        if sourcing is None:  # both would double every run (the comparison run already does)
+            sourcing = GlobalSettings.get_solo().sourcing
+        strategies = Sourcing.values if sourcing == "both" else [sourcing]
+        if keep and len(modes) * len(strategies) > 1:
+            raise CommandError("--keep keeps one run: choose one --settlement and one --sourcing.")
         broken = []
         for mode in modes:
-            try:
-                # The comparison run first: it is always rolled back, and a kept run must be last.
-                other = SCRIPTED if supply == SUGGESTIONS else SUGGESTIONS
-                compared = (
-                    simulate_shop(days=days, seed=seed, settlement=mode, supply=other) if baseline else None
-                )
-                result = simulate_shop(days=days, seed=seed, keep=keep, settlement=mode, supply=supply)
-            except SimulationError as exc:
-                raise CommandError(str(exc)) from exc
-            for line in result.lines():
-                self.stdout.write(line)
-            if compared is not None:
-                for line in supply_comparison(result, compared):
+            shipments = []
+            for strategy in strategies:
+                try:
+                    # The comparison run first: it is always rolled back, and a kept run must be last.
+                    other = SCRIPTED if supply == SUGGESTIONS else SUGGESTIONS
+                    compared = (
+                        simulate_shop(days=days, seed=seed, settlement=mode, supply=other, sourcing=strategy)
+                        if baseline
+                        else None
+                    )
+                    result = simulate_shop(
+                        days=days, seed=seed, keep=keep, settlement=mode, supply=supply, sourcing=strategy
+                    )
+                except SimulationError as exc:
+                    raise CommandError(str(exc)) from exc
+                for line in result.lines():
                     self.stdout.write(line)
-            if result.oversold_units or result.violations:
-                broken.append(
-                    f"{mode}: {result.oversold_units} oversold units, "
-                    f"{result.violations} invariant violations."
-                )
+                if compared is not None:
+                    for line in supply_comparison(result, compared):
+                        self.stdout.write(line)
+                shipments.append(f"{strategy} {format_ratio(result.shipments_per_order)}")
+                if result.oversold_units or result.violations:
+                    broken.append(
+                        f"{mode}, {strategy}: {result.oversold_units} oversold units, "
+                        f"{result.violations} invariant violations."
+                    )
+            if len(strategies) > 1:
+                self.stdout.write(f"shipments per order, seed {seed}, {mode}: {', '.join(shipments)}")
         if broken:
             raise CommandError(" ".join(broken))
