@@ -53,7 +53,17 @@ def queue_head_lock(*, product_id: int, statuses: Iterable[str], limit: int) -> 
     Must run inside transaction.atomic(), after the product's stock lock.
     """
     statuses = list(statuses)
-    head = OrderRow.objects.filter(product_id=product_id, status__in=statuses).order_by(*QUEUE_ORDER)
+    if len(statuses) == 1:
+        # One status (a product not yet released, or the release moving its pre-orders):
+        # written as a range of one value, which row_fifo_queue (status before the queue
+        # keys) reads in order and which does not imply row_waiting_queue's predicate. That
+        # index holds both statuses: read for one, it would step over every row of the other
+        # ahead (during a release, all the pre-orders already moved), batch after batch.
+        (status,) = statuses
+        head = OrderRow.objects.filter(product_id=product_id, status__gte=status, status__lte=status)
+        head = head.order_by("status", *QUEUE_ORDER)
+    else:
+        head = OrderRow.objects.filter(product_id=product_id, status__in=statuses).order_by(*QUEUE_ORDER)
     ids = list(head.values_list("pk", flat=True)[:limit])
     # By the ids read: as a subquery the planner hashes it against the whole table.
     locked = {

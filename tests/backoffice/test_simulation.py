@@ -169,7 +169,7 @@ def test_the_audit_catches_a_counter_written_by_hand(monkeypatch):
 
 
 def test_both_sourcing_strategies_run_on_the_same_seed_and_print_shipments_per_order():
-    output = simulate("--days", "12", "--seed", "0")
+    output = simulate("--days", "12", "--seed", "0", "--sourcing", "both")
     priority, fewest = (figures(block) for block in output.split("Simulated ")[1:])
     # The customers' story is the same (availability does not depend on the sources)...
     for label in ("orders placed", "checkouts refused", "rows that waited"):
@@ -476,7 +476,7 @@ def test_a_short_run_settles_its_money_and_the_books_add_up(money, settlement, c
 
 
 def test_the_command_prints_the_money_of_both_settlements(money):
-    output = simulate("--days", "4", "--seed", "1", "--settlement", "both", "--sourcing", "priority")
+    output = simulate("--days", "4", "--seed", "1", "--settlement", "both")
     blocks = output.split("Simulated ")[1:]
     assert len(blocks) == 2
     for block, name in zip(blocks, ["charge per shipment", "charge at checkout"], strict=True):
