@@ -168,6 +168,7 @@ def test_the_audit_catches_a_counter_written_by_hand(monkeypatch):
         simulate("--days", "2", "--seed", "1")
 
 
+@pytest.mark.timeout(900)  # two runs of 12 days: over the default 300 s on a loaded 2-core machine
 def test_both_sourcing_strategies_run_on_the_same_seed_and_print_shipments_per_order():
     output = simulate("--days", "12", "--seed", "0", "--sourcing", "both")
     priority, fewest = (figures(block) for block in output.split("Simulated ")[1:])
