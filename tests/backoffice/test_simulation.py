@@ -170,11 +170,13 @@ def test_the_audit_catches_a_counter_written_by_hand(monkeypatch):
 
 @pytest.mark.timeout(900)  # two runs of 12 days: over the default 300 s on a loaded 2-core machine
 def test_both_sourcing_strategies_run_on_the_same_seed_and_print_shipments_per_order():
-    output = simulate("--days", "12", "--seed", "0", "--sourcing", "both")
+    # The scripted merchant: buying is not what is compared here.
+    output = simulate("--days", "12", "--seed", "0", "--sourcing", "both", "--supply", "scripted")
     priority, fewest = (figures(block) for block in output.split("Simulated ")[1:])
-    # The customers' story is the same (availability does not depend on the sources)...
-    for label in ("orders placed", "checkouts refused", "rows that waited"):
-        assert priority[label] == fewest[label], label
+    # The same customers try the same carts (drawn apart from everything else; a unit
+    # written off at one source or another may still make one row wait or not)...
+    tried = [int(f["orders placed"]) + int(f["checkouts refused"]) for f in (priority, fewest)]
+    assert tried[0] == tried[1] > 0
     for found in (priority, fewest):
         assert (found["oversold units"], found["invariant violations"]) == ("0", "0")
     # ...only where units ship from differs: fewer parcels per order with fewest shipments.
