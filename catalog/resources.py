@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 import tablib
 from django.core.exceptions import ValidationError
-from import_export import fields, resources
+from import_export import fields, resources, widgets
 from import_export.formats.base_formats import CSV, XLSX
 
 from .models import POLICY_FIELD_NAMES, Product
@@ -46,6 +46,43 @@ class SafeCSV(_FormulaSafe, CSV):
 
 class SafeXLSX(_FormulaSafe, XLSX):
     pass
+
+
+class _NumberCell:
+    """A number cell that names its bad value: the library's own widgets raise Decimal's
+    InvalidOperation, which the preview shows as "[<class 'decimal.ConversionSyntax'>]"
+    against the row instead of against the column."""
+
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row=row, **kwargs)
+        except InvalidOperation:
+            raise ValueError(f"“{value}” is not a number.") from None
+
+
+class DecimalCell(_NumberCell, widgets.DecimalWidget):
+    pass
+
+
+class IntegerCell(_NumberCell, widgets.IntegerWidget):
+    pass
+
+
+class BooleanCell(widgets.BooleanWidget):
+    """The library reads any word it does not know ("yes", "maybe") as False, which would
+    quietly deactivate a product or turn its pre-order off: refused instead."""
+
+    def clean(self, value, row=None, **kwargs):
+        if value not in self.NULL_VALUES and value not in self.TRUE_VALUES and value not in self.FALSE_VALUES:
+            raise ValueError(f"“{value}” is not one of 1, 0, true or false.")
+        return super().clean(value, row=row, **kwargs)
+
+
+STRICT_WIDGETS = {
+    widgets.DecimalWidget: DecimalCell,
+    widgets.IntegerWidget: IntegerCell,
+    widgets.BooleanWidget: BooleanCell,
+}
 
 
 class PolicyColumn(fields.Field):
@@ -122,6 +159,11 @@ class ProductResource(resources.ModelResource):
         skip_unchanged = True
         report_skipped = True
         use_transactions = True
+
+    @classmethod
+    def widget_from_django_field(cls, f, default=widgets.Widget):
+        widget = super().widget_from_django_field(f, default)
+        return STRICT_WIDGETS.get(widget, widget)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

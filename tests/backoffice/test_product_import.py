@@ -93,6 +93,30 @@ def test_a_file_with_a_bad_row_applies_nothing_and_names_the_row_and_the_field(a
     assert state() == before  # not even the good row
 
 
+def test_a_cell_that_is_not_a_number_or_a_yes_no_is_named_with_its_column(admin_client, lamp):
+    """Not "[<class 'decimal.ConversionSyntax'>]" against the row, and not a product quietly
+    deactivated because its "active" cell said something other than 1/0/true/false."""
+    before = state()
+    upload = csv_file(
+        [
+            ["sku", "price", "preorder_limit", "is_active"],
+            ["LAMP-1", "abc", "", "1"],
+            ["LAMP-1", "30.00", "ten", "true"],
+            ["LAMP-1", "30.00", "", "yes"],
+        ]
+    )
+    page = preview(admin_client, upload)
+
+    assert page.status_code == 200 and "confirm_form" not in page.context
+    assert row_errors(page) == {
+        1: {"price": ["“abc” is not a number."]},
+        2: {"preorder_limit": ["“ten” is not a number."]},
+        3: {"is_active": ["“yes” is not one of 1, 0, true or false."]},
+    }
+    assert "ConversionSyntax" not in page.content.decode()
+    assert state() == before
+
+
 def test_the_confirmed_import_is_all_or_nothing_too(admin_client, lamp):
     """A row that has become invalid between preview and confirm rolls every row back."""
     upload = csv_file([HEADER, ["LAMP-1", "Brass Lamp XL", "brass-lamp", "35.00", "allow", "10"],
