@@ -101,9 +101,14 @@ def test_an_order_placed_in_german_is_emailed_in_german_and_the_merchant_in_engl
     assert "Hallo Ada Lovelace," in body
     assert "1 der 2 bestellten Brass Lamp ist nachbestellt" in body
     assert "Gesamt: 29,90\xa0€" in body  # 2 × 12,50 € + 4,90 € shipping
+    # The HTML part says its language, so a screen reader does not read German as English.
+    html = confirmation.alternatives[0][0]
+    assert '<html lang="de">' in html and "Hallo Ada Lovelace," in html
     # The merchant's emails in the merchant's language, not the order's.
     merchant = sorted(m.subject for m in mail.outbox if m.to == ["shop@example.com"])
     assert [s.split(":")[0] for s in merchant] == ["Backorder placed", "Low stock"]
+    to_merchant = [m.alternatives[0][0] for m in mail.outbox if m.to == ["shop@example.com"]]
+    assert all('<html lang="en">' in html for html in to_merchant)
 
 
 def test_every_customer_string_has_a_german_translation():
