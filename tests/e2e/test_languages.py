@@ -21,7 +21,7 @@ from notifications.waitlist import unsubscribe_url
 from orders.links import order_url
 from orders.models import Order, RowStatus
 from tests.billing.factories import pay, place
-from tests.catalog.factories import CategoryFactory, ProductFactory
+from tests.catalog.factories import CategoryFactory, DiscountRuleFactory, ProductFactory
 from tests.e2e.test_shop_flow import snapshot
 from tests.helpers import receive
 
@@ -45,25 +45,44 @@ def pay_with_dummy(page: Page, status: str) -> None:
     page.locator(".payment-form button[type=submit]").click()
 
 
-def test_a_german_customer_switches_language_buys_and_is_told_in_german(page: Page, main, screenshot_dir):
-    lamp = ProductFactory(name="Messinglampe", price=D("12.50"), notify=True)
-    receive(lamp, 1, main)
+def test_the_discount_flow_in_german_from_search_to_email(page: Page, main, screenshot_dir):
+    """Issue 14's flow in German: search, a discounted pre-order, a backorder split in the
+    cart, the dummy payment, the order page and the email, with German words, dates and money."""
+    ProductFactory(name="Tidewater", price=D("60.00"), preorder=True)
+    lantern = ProductFactory(name="Laterne", price=D("20.00"), notify=True)
+    receive(lantern, 2, main)
+    DiscountRuleFactory(name="Waiting deal", value=D("10"), applies_to="both")
 
     page.goto("/")
     page.get_by_role("button", name="Deutsch").click()  # the footer's form, no JavaScript needed
     expect(page.locator("html")).to_have_attribute("lang", "de")
-    page.get_by_role("link", name="Messinglampe", exact=True).click()
-    page.get_by_label("Menge", exact=True).fill("2")
+    page.get_by_role("searchbox", name="Artikel suchen").fill("tidewater")
+    page.get_by_role("button", name="Suchen", exact=True).click()
+    card = page.locator("li.card").filter(has=page.get_by_role("heading", name="Tidewater", exact=True))
+    expect(card.locator(".price__now")).to_have_text("54,00\xa0€")
+    expect(card.locator(".discount-reason")).to_have_text("10 % Rabatt während der Vorbestellung")
+    card.get_by_role("link", name="Tidewater", exact=True).click()
+    expect(page.locator(".badge")).to_contain_text("Vorbestellung — erscheint am")
+    page.get_by_role("button", name="Vorbestellen").click()
+    expect(page.locator(".message--success")).to_contain_text("1 × Tidewater in den Warenkorb gelegt.")
+
+    page.goto(lantern.get_absolute_url())
+    page.get_by_label("Menge", exact=True).fill("5")
     page.get_by_role("button", name=re.compile(r"^(In den Warenkorb|Nachbestellen)")).click()
-    expect(page).to_have_url(re.compile(r"/cart/$"))
-    expect(page.locator(".message--success")).to_contain_text("2 × Messinglampe in den Warenkorb gelegt.")
+    row = page.locator("table.cart-table tbody tr").filter(has_text="Laterne")
+    parts = [" ".join(t.split()) for t in row.locator(".price-parts li").all_inner_texts()]
+    assert parts == [
+        "2 × 20,00 € voller Preis",
+        "3 × 18,00 € statt 20,00 € (10 % Rabatt während der Nachbestellung)",
+    ]
+    snapshot(page, screenshot_dir, "cart-de")
+
     page.get_by_role("link", name="Zur Kasse").click()
     page.get_by_label("E-Mail").fill("grete@example.com")
     page.get_by_label("Vollständiger Name").fill("Grete Hopper")
     page.get_by_label("Lieferadresse").fill("Compilerweg 7")
     page.get_by_role("button", name="Zahlungspflichtig bestellen").click()
-    expect(page.locator(".amount-due")).to_have_text("Jetzt zu zahlen: 29,90\xa0€")
-    snapshot(page, screenshot_dir, "payment-page-de")
+    expect(page.locator(".amount-due")).to_have_text("Jetzt zu zahlen: 152,90\xa0€")  # 148 + 4,90
     pay_with_dummy(page, "preauth")
 
     order = Order.objects.get()
@@ -71,14 +90,17 @@ def test_a_german_customer_switches_language_buys_and_is_told_in_german(page: Pa
         f"Vielen Dank! Zahlung erhalten: Ihre Bestellung {order.number} ist bestätigt."
     )
     statuses = page.locator("table.rows-table td .status").all_inner_texts()
-    assert sorted(statuses) == ["Nachbestellt", "Reserviert"]
+    assert sorted(statuses) == ["Nachbestellt", "Reserviert", "Vorbestellt"]
+    rows_text = " ".join(page.locator("table.rows-table").inner_text().split())
+    assert "1 × 54,00 € statt 60,00 € (10 % Rabatt während der Vorbestellung)" in rows_text
     snapshot(page, screenshot_dir, "confirmation-de")
     assert order.language == "de"
 
     emails_send_batch()
     (email,) = [m for m in mail.outbox if m.to == ["grete@example.com"]]
     assert email.subject == f"Ihre Restock-Bestellung {order.number}"
-    assert "Gesamt: 29,90\xa0€" in email.body
+    assert "3 x 18,00\xa0€ statt 20,00\xa0€: 10 % Rabatt während der Nachbestellung" in email.body
+    assert "Gesamt: 152,90\xa0€" in email.body
 
 
 def storefront_pages(live_server, main) -> list[tuple[str, str]]:
