@@ -657,6 +657,7 @@ class _Simulation:
         )
         self.sources: dict[str, Source] = {}
         self.suppliers: dict[str, Supplier] = {}  # by the source they deliver to (plan.source)
+        self.held: dict[int, dt.date] = {}  # purchase order supplies delivered late: until
         self.products: dict[str, Product] = {}  # by plan SKU
         self.plans: dict[int, ProductPlan] = {}  # by product pk
         self.ids: list[int] = []
@@ -762,6 +763,19 @@ class _Simulation:
             supply = InboundSupply.objects.get(pk=pk)
             if supply.status != InboundStatus.OPEN:
                 continue
+            if PurchaseOrderLine.objects.filter(inbound=supply).exists():
+                # A purchase order's line is changed only on its order: the supplier just
+                # delivers late, or never; the open line shows late and slips its promises.
+                if kind == "cancel":
+                    self.held[pk] = dt.date.max
+                    self.result.supplies_cancelled += 1
+                    continue
+                held = max(self.held.get(pk, supply.expected_date), supply.expected_date)
+                self.held[pk] = held + dt.timedelta(days=self.rng.randint(2, 12))
+                self.result.supplies_slipped += 1
+                if self.rng.random() < 0.3:  # and late again
+                    self.schedule(pk, "slip", today, self.held[pk])
+                continue
             if kind == "cancel":
                 inbound_cancel(supply=supply)
                 self.result.supplies_cancelled += 1
@@ -789,6 +803,8 @@ class _Simulation:
             for line in PurchaseOrderLine.objects.filter(inbound__in=due).select_related("purchase_order")
         }
         for supply in due:
+            if self.held.get(supply.pk, today) > today:
+                continue  # its supplier is late
             if line := lines.get(supply.pk):
                 # A purchase order's line: the receipt is referenced by the line (the supplier
                 # may deliver short: what was announced, which inbound_update lowered).
