@@ -406,11 +406,14 @@ class ReceiveDeliveryForm(forms.Form):
                 max_value=line.outstanding,
                 required=False,
                 initial=0,
+                # in a table row: the label a screen reader reads for the input
+                widget=forms.NumberInput(attrs={"aria-label": f"Units of {line.reference} that arrived now"}),
             )
             self.fields[f"source_{line.pk}"] = forms.ModelChoiceField(
                 queryset=sources,
                 initial=line.source_id,
                 required=False,  # empty: the line's own
+                widget=forms.Select(attrs={"aria-label": f"Where {line.reference} arrives"}),
             )
 
     def rows(self) -> list[tuple]:
