@@ -260,6 +260,9 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # orders come from checkout
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # an order is a record of money and stock: its rows are cancelled, not deleted
+
     # -- staff notes: a journal on the order page, added through a small form of its own, so
     # staff who may only view orders (and add notes) can keep it --
 

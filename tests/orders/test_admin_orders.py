@@ -197,3 +197,13 @@ def parcel_form(parcels, **tracking) -> dict:
             f"ship-{index}-tracking_number": number,
         }
     return data
+
+
+def test_orders_cannot_be_deleted_in_the_admin_even_by_a_superuser(admin_client, shop):
+    _, _, lamp = shop
+    order = place((lamp, 1))
+    change = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    changelist = admin_client.get(reverse("admin:orders_order_changelist")).content.decode()
+    assert "deletelink" not in change and 'value="delete_selected"' not in changelist
+    assert admin_client.post(reverse("admin:orders_order_delete", args=[order.pk])).status_code == 403
+    assert Order.objects.filter(pk=order.pk).exists()
