@@ -52,11 +52,13 @@ def _missing(marker: str) -> str | None:
             return f"needs Redis: nothing answers at {url}"
     elif marker == "browser" and not shutil.which(CHROMIUM):
         return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    elif marker == "gettext" and not (shutil.which("xgettext") and shutil.which("msgfmt")):
+        return "needs GNU gettext's xgettext and msgfmt (apt-get install gettext)"
     return None
 
 
 def pytest_runtest_setup(item):
-    for marker in ("postgres", "redis", "browser"):
+    for marker in ("postgres", "redis", "browser", "gettext"):
         if item.get_closest_marker(marker) and (reason := _missing(marker)):
             if CI:
                 pytest.fail(f"CI=true requires this test: {reason}", pytrace=False)

@@ -121,7 +121,7 @@ def test_every_customer_string_has_a_german_translation():
     assert untranslated == [] and fuzzy == []
 
 
-@pytest.mark.skipif(not shutil.which("xgettext"), reason="needs GNU gettext's xgettext (makemessages)")
+@pytest.mark.gettext
 def test_the_german_catalogue_covers_every_string_in_the_code(tmp_path):
     """makemessages, run on a copy of today's code, finds no string the committed catalogue lacks."""
     root = Path(django_settings.BASE_DIR)
@@ -142,7 +142,7 @@ def test_the_german_catalogue_covers_every_string_in_the_code(tmp_path):
     assert sorted({m.id if isinstance(m.id, str) else m.id[0] for m in extracted if m.id} - committed) == []
 
 
-@pytest.mark.skipif(not shutil.which("msgfmt"), reason="needs GNU gettext's msgfmt")
+@pytest.mark.gettext
 def test_the_compiled_catalogue_matches_the_german_po(tmp_path):
     """The committed .mo is compiled from the committed .po, placeholders checked by msgfmt."""
     subprocess.run(["msgfmt", "--check", "-o", str(tmp_path / "django.mo"), str(PO)], check=True)
