@@ -102,10 +102,10 @@ def build(*, rows: int, hot: int) -> None:
         ),
         (
             "orders",
-            f"""INSERT INTO orders_order (number, email, full_name, address, placed_at)
+            f"""INSERT INTO orders_order (number, email, full_name, address, language, placed_at)
                SELECT 'R-B' || lpad(i::text, 7, '0'),
                       'customer' || (i % {max(orders // CUSTOMERS_SHARE, 1)}) || '@bench.example',
-                      'Customer ' || i, '1 Bench Street',
+                      'Customer ' || i, '1 Bench Street', 'en',
                       now() - make_interval(secs => ({orders} - i) * 90.0)
                FROM generate_series(1, {orders}) AS i""",
         ),

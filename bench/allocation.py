@@ -137,9 +137,9 @@ def _insert_rows_sql(job: Job, product, first) -> None:
     orders, rows = Order._meta.db_table, OrderRow._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""INSERT INTO {orders} (number, email, full_name, address, placed_at)
+            f"""INSERT INTO {orders} (number, email, full_name, address, language, placed_at)
             SELECT 'BENCH' || lpad(i::text, 9, '0'), 'customer' || i || '@bench.invalid',
-                'Customer ' || i, '1 Bench Street', %s + i * interval '1 second'
+                'Customer ' || i, '1 Bench Street', 'en', %s + i * interval '1 second'
             FROM generate_series(1, %s) AS i""",  # noqa: S608 - table names from the models
             [first, job.rows],
         )
