@@ -29,8 +29,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import EntryKind, EntryState, LedgerEntry
-from billing.money import ZERO, money_format, unit_value
-from billing.selectors import authorizations_expiring
+from billing.money import ZERO, money_format
+from billing.selectors import authorizations_expiring, money_waiting
 from catalog.models import Product
 from inventory.models import InboundStatus, InboundSupply
 from inventory.selectors import products_low_on_stock
@@ -319,30 +319,12 @@ def _by_currency(amounts: dict[str, object]) -> dict:
 
 def money_figures(*, now: dt.datetime | None = None) -> dict:
     """Money waiting (what the waiting rows are worth to their customers, as each order's totals
-    snapshot values them), captured and refunded since Monday, and checkout authorizations whose
-    validity ends soon with rows still to ship. Three queries, per currency."""
+    snapshot values them: billing's snapshot, "as_of" its time, or valued now when it is
+    missing or stale), captured and refunded since Monday, and checkout authorizations whose
+    validity ends soon with rows still to ship. Three queries (four when the rows are valued
+    now), per currency."""
     now = now or timezone.now()
-    waiting: dict[str, object] = {}
-    groups = (
-        OrderRow.objects.filter(status__in=WAITING, order__totals__isnull=False)
-        .values(
-            "unit_price",
-            "order__totals__currency",
-            "order__totals__tax_rate",
-            "order__totals__prices_include_tax",
-        )
-        .annotate(units=Sum("quantity"))
-        .order_by()
-    )
-    for g in groups:  # one per price and tax rule: as few as the catalogue's prices
-        currency = g["order__totals__currency"]
-        unit = unit_value(
-            g["unit_price"],
-            tax_rate=g["order__totals__tax_rate"],
-            prices_include_tax=g["order__totals__prices_include_tax"],
-            currency=currency,
-        )
-        waiting[currency] = waiting.get(currency, ZERO) + unit.gross * g["units"]
+    waiting = money_waiting(now=now)
 
     today = timezone.localdate(now)
     week = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=today.weekday()), dt.time()))
@@ -365,7 +347,7 @@ def money_figures(*, now: dt.datetime | None = None) -> dict:
         .order_by()
     )
     return {
-        "waiting": _by_currency(waiting),
+        "waiting": {**_by_currency(waiting.amounts), "as_of": waiting.as_of},
         "week_start": week,
         "captured": _by_currency({s["currency"]: s["captured"] for s in settled}),
         "refunded": _by_currency({s["currency"]: s["refunded"] for s in settled}),

@@ -263,3 +263,22 @@ class DummyGatewayCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.amount} ({self.key})"
+
+
+class MoneyWaitingSummary(models.Model):
+    """What the waiting (backordered, pre-ordered) rows are worth to their customers, per
+    currency, as of ``computed_at``: the job refresh_money_waiting_summary values them from
+    the rows and replaces the snapshot whole (never a running counter), so the dashboard does
+    not join every waiting row to its order's totals on each page view. A currency with
+    nothing waiting has no row."""
+
+    currency = models.CharField(max_length=3, primary_key=True)
+    # A sum over every waiting order: wider than one order's MONEY.
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "money waiting summary"
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} as of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Order, OrderRow, ReturnRequest, ReturnStatus, RowStatus
+from orders.models import WAITING, Order, OrderRow, ReturnRequest, ReturnStatus, RowStatus
 
 from .models import (
     OPEN_STATES,
@@ -20,10 +20,12 @@ from .models import (
     EntryState,
     LedgerEntry,
     LedgerLine,
+    MoneyWaitingSummary,
     OrderTotals,
     PaymentPurpose,
     Settlement,
 )
+from .money import unit_value
 
 ZERO = Decimal("0")
 
@@ -319,3 +321,57 @@ def rows_payment_state(*, order_id: int) -> dict[int, str]:
         else:
             found[row.pk] = RowPayment.BEING_CHARGED
     return found
+
+
+# -- money waiting (the merchant's dashboard) ---------------------------------------------
+
+
+def money_waiting_counted() -> dict[str, Decimal]:
+    """What the waiting (backordered, pre-ordered) rows are worth to their customers, per
+    currency, as each order's totals snapshot values them: one grouped query joining every
+    waiting row to its order's totals (what the snapshot job runs, not a page). Currencies
+    with nothing waiting are left out."""
+    waiting: dict[str, Decimal] = {}
+    groups = (
+        OrderRow.objects.filter(status__in=WAITING, order__totals__isnull=False)
+        .values(
+            "unit_price",
+            "order__totals__currency",
+            "order__totals__tax_rate",
+            "order__totals__prices_include_tax",
+        )
+        .annotate(units=Sum("quantity"))
+        .order_by()
+    )
+    for g in groups:  # one per price and tax rule: as few as the catalogue's prices
+        currency = g["order__totals__currency"]
+        unit = unit_value(
+            g["unit_price"],
+            tax_rate=g["order__totals__tax_rate"],
+            prices_include_tax=g["order__totals__prices_include_tax"],
+            currency=currency,
+        )
+        waiting[currency] = waiting.get(currency, ZERO) + unit.gross * g["units"]
+    return {currency: amount for currency, amount in waiting.items() if amount}
+
+
+@dataclass(frozen=True)
+class MoneyWaiting:
+    amounts: dict[str, Decimal]  # per currency with something waiting
+    as_of: dt.datetime | None  # the snapshot's time; None when the rows were valued just now
+
+
+def money_waiting(*, now: dt.datetime | None = None) -> MoneyWaiting:
+    """Money waiting per currency for the dashboard, one query, from the snapshot the job
+    refresh_money_waiting_summary keeps: valuing every waiting row on each page view does not
+    scale to a million order rows. A snapshot that is empty, not from one run, or older than
+    BILLING_WAITING_SUMMARY_MAX_AGE seconds (beat not running, as in the demo) is not
+    trusted: the rows are valued instead (a second query; with nothing waiting, which is
+    when the job leaves the snapshot empty, that reads no rows)."""
+    now = now or timezone.now()
+    snapshot = list(MoneyWaitingSummary.objects.all())
+    runs = {s.computed_at for s in snapshot}
+    max_age = dt.timedelta(seconds=settings.BILLING_WAITING_SUMMARY_MAX_AGE)
+    if len(runs) == 1 and now - (as_of := runs.pop()) <= max_age:
+        return MoneyWaiting(amounts={s.currency: s.amount for s in snapshot}, as_of=as_of)
+    return MoneyWaiting(amounts=money_waiting_counted(), as_of=None)

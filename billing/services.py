@@ -38,6 +38,7 @@ from .models import (
     EntryState,
     LedgerEntry,
     LedgerLine,
+    MoneyWaitingSummary,
     OrderTotals,
     Payment,
     PaymentPurpose,
@@ -658,3 +659,29 @@ def pending_entries_ids(*, now: dt.datetime | None = None) -> list[int]:
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .values_list("pk", flat=True)
     )
+
+
+# --- the dashboard's money-waiting snapshot (a job) --------------------------------------
+
+
+def money_waiting_summary_refresh(*, now: dt.datetime | None = None) -> list[MoneyWaitingSummary]:
+    """Value the waiting rows per currency and replace the snapshot whole (one grouped query,
+    one upsert, then the currencies with nothing waiting any more deleted): safe to run twice,
+    and nothing accumulates between runs."""
+    from .selectors import money_waiting_counted
+
+    now = now or timezone.now()
+    amounts = money_waiting_counted()
+    snapshot = [
+        MoneyWaitingSummary(currency=currency, amount=amount, computed_at=now)
+        for currency, amount in sorted(amounts.items())
+    ]
+    with transaction.atomic():
+        MoneyWaitingSummary.objects.bulk_create(
+            snapshot,
+            update_conflicts=True,
+            unique_fields=["currency"],
+            update_fields=["amount", "computed_at"],
+        )
+        MoneyWaitingSummary.objects.exclude(currency__in=list(amounts)).delete()
+    return snapshot

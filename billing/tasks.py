@@ -23,6 +23,12 @@ def settle_pending_sweep() -> None:
         enqueue_settle(entry_id)
 
 
+@shared_task(acks_late=True)
+def refresh_money_waiting_summary() -> int:
+    """Value the dashboard's money-waiting snapshot again (replaced whole: safe to run twice)."""
+    return len(services.money_waiting_summary_refresh())
+
+
 def enqueue_settle(entry_id: int) -> None:
     try:
         settle_entry.delay(entry_id)

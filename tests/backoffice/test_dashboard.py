@@ -11,6 +11,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.template.defaultfilters import date as date_format
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +19,8 @@ from django.utils import timezone
 from backoffice import dashboard
 from backoffice.admin_site import RestockAdminSite
 from backoffice.charts import Bar, bar_chart
+from billing.models import MoneyWaitingSummary
+from billing.tasks import refresh_money_waiting_summary
 from catalog.models import Product
 from inventory.models import InboundStatus, InboundSupply
 from notifications.models import OutboxMessage
@@ -535,14 +538,39 @@ def _orders(count: int) -> None:
 @pytest.mark.parametrize("count", [5, 50])
 def test_the_page_runs_the_same_queries_for_5_or_50_orders(admin_client, django_assert_num_queries, count):
     # session + user, then statuses (the job's snapshot), ages, demand (+ names, + inbound),
-    # at-risk summary and rows, low stock, outbox, money (waiting rows' value,
+    # at-risk summary and rows, low stock, outbox, money (waiting: the job's snapshot,
     # captured/refunded, expiring).
     _orders(count)
-    refresh_row_status_summary()  # beat's job
+    refresh_row_status_summary()  # beat's jobs
+    refresh_money_waiting_summary()
     with django_assert_num_queries(14):
         response = admin_client.get(PAGE)
     assert response.status_code == 200
     assert sum(s["rows"] for s in response.context["statuses"]) >= count
+
+
+def money_waiting_shown(html: str) -> tuple[str, str | None]:
+    """The money-waiting figure and its "As of" note (None when there is none)."""
+    found = re.search(r'<li id="money-waiting"><strong>([^<]*)</strong>(.*?)</li>', html, re.S)
+    assert found, "no money-waiting"
+    note = re.search(r'<span class="help" id="money-as-of">([^<]*)</span>', found.group(2))
+    return found.group(1), note.group(1) if note else None
+
+
+def test_money_waiting_comes_from_the_jobs_snapshot_and_says_as_of_when(admin_client):
+    lamp = ProductFactory(backorderable=True, price="19.90")  # EUR, tax included (the defaults)
+    place((lamp, 1))
+    # No snapshot yet (beat not running, as in the demo): valued now, no "as of".
+    assert money_waiting_shown(admin_client.get(PAGE).content.decode()) == ("€19.90", None)
+
+    refresh_money_waiting_summary()  # beat's job
+    place((lamp, 2))  # after the snapshot: shown when the job runs again
+    as_of = MoneyWaitingSummary.objects.get().computed_at
+    when = date_format(timezone.localtime(as_of), "DATETIME_FORMAT")
+    assert money_waiting_shown(admin_client.get(PAGE).content.decode()) == (
+        "€19.90",
+        f"As of {when}: valued every few minutes by the job refresh_money_waiting_summary.",
+    )
 
 
 def _more_orders(count: int) -> None:

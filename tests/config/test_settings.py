@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_DIR = ROOT / "config" / "settings"
@@ -126,6 +127,7 @@ print(json.dumps({
     "DB_HOST": db.get("HOST"),
     "DB_PORT": db.get("PORT"),
     "CONN_MAX_AGE": db["CONN_MAX_AGE"],
+    "DB_OPTIONS": db.get("OPTIONS", {}),
     "CELERY_BROKER_URL": s.CELERY_BROKER_URL,
     "CELERY_TASK_ALWAYS_EAGER": s.CELERY_TASK_ALWAYS_EAGER,
     "celery_app_eager": app.conf.task_always_eager,
@@ -224,6 +226,23 @@ def test_database_url_chooses_the_database(tmp_path):
     path = tmp_path / "elsewhere.sqlite3"
     s = settings_of("config.settings.local", DATABASE_URL=f"sqlite:///{path}", CONN_MAX_AGE="60")
     assert (s["DB_ENGINE"], s["DB_NAME"], s["CONN_MAX_AGE"]) == ("django.db.backends.sqlite3", str(path), 60)
+
+
+def test_postgresql_connections_run_without_jit_and_keep_the_urls_options():
+    s = settings_of("config.settings.local", DATABASE_URL="postgres://shop:pw@db.example.com/restock")
+    assert s["DB_OPTIONS"] == {"options": "-c jit=off"}
+    url = "postgres://shop:pw@db.example.com/restock?sslmode=require&options=-c%20statement_timeout%3D5000"
+    s = settings_of("config.settings.local", DATABASE_URL=url)
+    assert s["DB_OPTIONS"] == {"sslmode": "require", "options": "-c statement_timeout=5000 -c jit=off"}
+    assert "options" not in settings_of("config.settings.local")["DB_OPTIONS"]  # SQLite: none
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_shops_postgresql_connection_has_jit_off():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
 
 
 def test_a_broker_turns_eager_tasks_off():
