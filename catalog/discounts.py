@@ -180,6 +180,14 @@ def line_price(
     return LinePrice(tuple(parts))
 
 
+def discountable(availability, decision: Decision) -> bool:
+    """Whether a rule could price any unit of ``decision``: units that wait and that the
+    customer is told wait (line_price's rule; silent backorders are never discounted)."""
+    if not decision.ok:
+        return False
+    return bool(decision.preordered or (decision.backordered and not backorders_silent(availability.policy)))
+
+
 def availability_line_price(availability, decision: Decision, rules: Iterable[Rule]) -> LinePrice:
     """line_price for a decision of ``availability`` (catalog.availability.Availability)."""
     return line_price(

@@ -83,9 +83,11 @@ def discount_rules_active(*, today: dt.date) -> list["Rule"]:
     from .discounts import Rule  # catalog.discounts imports availability, which imports us
 
     rules = list(
-        DiscountRule.objects.filter(is_active=True)
-        .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=today))
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+        DiscountRule.objects.filter(
+            Q(starts_on__isnull=True) | Q(starts_on__lte=today),
+            Q(ends_on__isnull=True) | Q(ends_on__gte=today),
+            is_active=True,
+        )
     )
     chosen: dict[int, set[int]] = {}
     if ids := [r.pk for r in rules if r.scope == DiscountScope.PRODUCTS]:

@@ -162,6 +162,12 @@ class Cart:
             return None
         return [CartLine(product_id=pid, quantity=quantity) for pid, quantity in quantities.items()]
 
+    def expected_waiting(self) -> list[int]:
+        """The products whose units the customer was told would wait (part or all of the
+        line): checkout reads what only waiting units need before its locks."""
+        waits = {Outcome.PARTIAL, Outcome.BACKORDER, Outcome.PREORDER}
+        return [pid for key, outcome in self._seen().items() if (pid := _parse_id(key)) and outcome in waits]
+
     def refuse_if_changed(self, decided: list) -> None:
         """checkout_place_order's ``check``, under its locks: raise CartChanged if any line
         reads differently from what the customer saw, exactly when the review would have

@@ -3,7 +3,7 @@
 import datetime as dt
 import secrets
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -12,16 +12,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.availability import Decision
-from catalog.discounts import availability_line_price
+from catalog.discounts import availability_line_price, discountable
 from catalog.models import Product
-from catalog.selectors import global_settings_get
+from catalog.selectors import discount_rules_active, global_settings_get
 from inventory.selectors import free_stock_of_locked, inbound_open_by_product, stocks_in_priority
 from inventory.services import stock_allocate, stock_lock_with_products
 from inventory.sourcing import free_by_source, sources_choose
 
 from ..exceptions import CheckoutRefused, EmptyCart, LineProblem
 from ..models import CustomerTier, Order, OrderRow, RowStatus
-from ..selectors import availability_from, discount_rules_for, waiting_units_by_product
+from ..selectors import availability_from, waiting_units_by_product
 from ..signals import order_placed
 from .rows import Change, row_events_write
 
@@ -101,6 +101,7 @@ def checkout_place_order(
     customer: Customer,
     today: dt.date | None = None,
     check: LinesCheck | None = None,
+    expect_waiting: Iterable[int] = (),
 ) -> Order:
     """Place an order in one transaction, or refuse it whole with every problem named.
 
@@ -109,6 +110,10 @@ def checkout_place_order(
     Availability is decided once, under the locks, from the rows the locks read; the
     storefront passes ``check`` to refuse a cart whose lines changed since the
     customer saw them, instead of reviewing the cart again before the transaction.
+    ``expect_waiting`` names the products the caller expects to have units wait (the cart
+    showed them so): their inbound supply and the discount rules are read before the locks,
+    which those reads do not need. A product found waiting that was not expected has them
+    read under the locks; the order placed is the same either way.
     """
     lines = _clean_lines(lines)
     if not lines:
@@ -132,6 +137,12 @@ def checkout_place_order(
     if customer.user is not None:
         tier = CustomerTier.objects.filter(user=customer.user).values_list("priority", flat=True).first() or 0
     defaults = global_settings_get()  # read once: the products' policies and the sourcing
+    # Inbound supply only dates the units that wait and the discount rules only price them:
+    # for the lines expected to wait they are read here, outside the locks (every statement
+    # under the locks makes other checkouts of these products wait longer).
+    expected = sorted(set(expect_waiting) & set(ids))
+    inbound = inbound_open_by_product(product_ids=expected) if expected else {}
+    rules = discount_rules_active(today=today or timezone.localdate()) if expected else None
     with transaction.atomic():
         products, stocks = stock_lock_with_products(product_ids=ids)
         availability_with = partial(
@@ -142,13 +153,17 @@ def checkout_place_order(
             waiting=waiting_units_by_product(product_ids=ids),
             today=today,
         )
-        found = availability_with(inbound={})
+        found = availability_with(inbound=inbound)
         decided = _decide(lines, products, found)
-        # Inbound supply only dates the units that wait: read it when some do, and decide
-        # those lines again with it (the same quantities, now with their promise date).
-        waiting_ids = [line.product_id for line, _, d in decided if d and (d.backordered or d.preordered)]
-        inbound = inbound_open_by_product(product_ids=waiting_ids) if waiting_ids else {}
-        if inbound:
+        # Lines waiting unexpectedly: their inbound supply read now, and those lines decided
+        # again with it (the same quantities, now with their promise date).
+        unexpected = [
+            line.product_id
+            for line, _, d in decided
+            if d and (d.backordered or d.preordered) and line.product_id not in expected
+        ]
+        if unexpected and (more := inbound_open_by_product(product_ids=unexpected)):
+            inbound = {**inbound, **more}
             found = availability_with(inbound=inbound)
             decided = _decide(lines, products, found)
         if check is not None:
@@ -167,8 +182,9 @@ def checkout_place_order(
             decisions.append((product, decision))
         if problems:
             raise CheckoutRefused(problems)
-        # Only when units will wait (a small read, under the locks): they alone are discounted.
-        rules = discount_rules_for(found=found, today=today)
+        if rules is None:  # not read above: only when a rule could price some unit
+            needed = any(discountable(found[p.pk], d) for p, d in decisions)
+            rules = discount_rules_active(today=today or timezone.localdate()) if needed else []
 
         # Created under the lock: its time is the rows' place in the queue.
         order = Order.objects.create(

@@ -53,7 +53,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
         if form.is_valid() and (lines := cart.lines_to_place()):
             try:
                 order = checkout_place_order(
-                    lines=lines, customer=_customer(request, form), check=cart.refuse_if_changed
+                    lines=lines,
+                    customer=_customer(request, form),
+                    check=cart.refuse_if_changed,
+                    expect_waiting=cart.expected_waiting(),
                 )
             except CartChanged:
                 pass

@@ -8,10 +8,13 @@ pinned in test_allocation.py, the outbox send in tests/notifications/test_outbox
 """
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext as capture
 
+from inventory.models import InboundSupply
 from orders.models import CustomerTier, OrderRow, RowStatus
 from orders.services import (
     CartLine,
@@ -21,7 +24,7 @@ from orders.services import (
     promises_refresh,
     row_cancel,
 )
-from tests.catalog.factories import ProductFactory
+from tests.catalog.factories import DiscountRuleFactory, ProductFactory
 from tests.helpers import receive
 from tests.orders.factories import UserFactory
 
@@ -136,3 +139,63 @@ def test_releasing_a_product_costs_the_same_queries_for_1_or_10_preorders(
     assert released == [game.pk]
     statuses = sorted(OrderRow.objects.filter(product=game).values_list("status", flat=True))
     assert statuses == [RowStatus.ALLOCATED] * count + [RowStatus.BACKORDERED] * count
+
+
+def _reads(captured, table):
+    """Positions of the statements reading ``table``, and of the product lock."""
+    sqls = [q["sql"] for q in captured]
+    lock = next(
+        i for i, sql in enumerate(sqls) if 'FROM "catalog_product"' in sql and "FOR NO KEY UPDATE" in sql
+    )
+    return [i for i, sql in enumerate(sqls) if f'FROM "{table}"' in sql], lock
+
+
+def test_lines_expected_to_wait_read_their_inbound_and_discounts_before_the_locks(main):
+    DiscountRuleFactory()  # 10 % off waiting units
+    expected, unexpected = ProductFactory(notify=True), ProductFactory(notify=True)
+    for product in (expected, unexpected):
+        receive(product, 1, main)
+        InboundSupply.objects.create(
+            product=product,
+            source=main,
+            quantity=10,
+            expected_date=TODAY + dt.timedelta(days=9),
+            reference="PO-1",
+        )
+    customer = Customer(email="ada@example.com", full_name="Ada", address="1 Way")
+
+    def placed(product, **hint):
+        with capture(connection) as captured:
+            order = checkout_place_order(
+                lines=[CartLine(product.pk, 3)], customer=customer, today=TODAY, **hint
+            )
+        return order.rows.get(status=RowStatus.BACKORDERED), captured
+
+    early_row, early = placed(expected, expect_waiting=[expected.pk])
+    late_row, late = placed(unexpected)
+
+    # What the customer gets is the same either way: the promise rests on the inbound supply,
+    # the waiting units carry the discount.
+    for row in (early_row, late_row):
+        assert (row.quantity, row.promise_date, row.unit_price) == (
+            2,
+            TODAY + dt.timedelta(days=9),
+            Decimal("17.91"),
+        )
+    # Where the reads ran: before the product lock when expected, under it otherwise.
+    for table in ("inventory_inboundsupply", "catalog_discountrule"):
+        reads, lock = _reads(early, table)
+        assert reads and max(reads) < lock, table
+        reads, lock = _reads(late, table)
+        assert reads and min(reads) > lock, table
+
+
+def test_silent_backorders_read_no_discount_rules(main):
+    DiscountRuleFactory()
+    product = ProductFactory(backorderable=True)  # "allow": the customer is never told units wait
+    receive(product, 1, main)
+    with capture(connection) as captured:
+        order = place([(product, 3)], today=TODAY)
+
+    assert order.rows.get(status=RowStatus.BACKORDERED).unit_price == product.price
+    assert not [q for q in captured if 'FROM "catalog_discountrule"' in q["sql"]]
