@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.availability import is_preorder
-from catalog.models import PartialAllocation, Product, Sourcing
+from catalog.models import GlobalSettings, PartialAllocation, Product, Sourcing
 from catalog.selectors import global_settings_get, product_policy
 from inventory.models import Source, Stock
 from inventory.selectors import stocks_in_priority
-from inventory.services import stock_allocate, stock_lock
+from inventory.services import stock_allocate, stock_lock, stock_lock_with_products
 from inventory.sourcing import sources_choose
 
 from ..models import QUEUE_ORDER, WAITING, OrderRow, RowStatus
@@ -97,12 +97,13 @@ class AllocationResult:
     batches: int = 0
 
 
-def _allocate_batch(*, product_id: int, today: dt.date, batch_size: int) -> tuple[int, int, bool]:
+def _allocate_batch(
+    *, product_id: int, today: dt.date, batch_size: int, defaults: GlobalSettings
+) -> tuple[int, int, bool]:
     """One batch in one transaction: (rows served, units given, more to do)."""
     with transaction.atomic():
-        stocks = stock_lock(product_ids=[product_id])
-        product = Product.objects.get(pk=product_id)
-        defaults = global_settings_get()
+        products, stocks = stock_lock_with_products(product_ids=[product_id])
+        product = products[product_id]  # as locked: the policy read under the lock
         policy = product_policy(product=product, defaults=defaults)
         free_by_source = _free_by_source(stocks)
         units = sum(amount for _, amount in free_by_source) - policy.safety_stock
@@ -144,10 +145,13 @@ def backorders_allocate(
 ) -> AllocationResult:
     """Give the product's free stock to its waiting rows, batch after batch."""
     today = today or timezone.localdate()
+    defaults = global_settings_get()  # shop-wide, read once per run (a run takes seconds)
     result = AllocationResult(product_id=product_id)
     more = True
     while more:
-        served, units, more = _allocate_batch(product_id=product_id, today=today, batch_size=batch_size)
+        served, units, more = _allocate_batch(
+            product_id=product_id, today=today, batch_size=batch_size, defaults=defaults
+        )
         if not units:
             break
         result.rows += served

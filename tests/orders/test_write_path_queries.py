@@ -128,12 +128,12 @@ def test_releasing_a_product_costs_the_same_queries_for_1_or_10_preorders(
     receive(game, count, main)  # half of them are allocated, the other half wait as backorders
 
     # released products (one query), then per product: one allocation batch with its emails
-    # (17, as pinned in test_allocation.py less the split row; its emails carry the orders'
+    # (16, as pinned in test_allocation.py less the split row; its emails carry the orders'
     # money: totals, rows, ledger), then one batch moving the rest to backordered: savepoint,
     # lock products, lock stock, the queue head's ids, lock those rows, the rows' move with
     # their events (one statement; SQLite: an update and an events insert), the emails (rows
     # with their orders, global settings once, outbox insert), release
-    with django_assert_num_queries(28 if MOVES_WRITE_EVENTS else 30):
+    with django_assert_num_queries(27 if MOVES_WRITE_EVENTS else 29):
         released = preorders_release(today=TODAY + dt.timedelta(days=7))
 
     assert released == [game.pk]
