@@ -93,9 +93,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # which flags Django's own RedisCache as "not officially supported" (W001,
 # jsocol/django-ratelimit#283) and so fails `check --deploy --fail-level WARNING`.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-# Sessions (the cart) read from the cache and written through to the database: a request
-# reads no session row. Production's cache is shared by every web process (required there).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Behind a reverse proxy REMOTE_ADDR is the proxy's address: name the header it sets
 # with the client's address (e.g. HTTP_X_REAL_IP) so each client has its own limit.
 RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)

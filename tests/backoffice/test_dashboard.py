@@ -537,13 +537,13 @@ def _orders(count: int) -> None:
 
 @pytest.mark.parametrize("count", [5, 50])
 def test_the_page_runs_the_same_queries_for_5_or_50_orders(admin_client, django_assert_num_queries, count):
-    # user (the session comes from the cache), then statuses (the job's snapshot), ages, demand
-    # (+ names, + inbound), at-risk summary and rows, low stock, outbox, money (waiting: the
-    # job's snapshot, captured/refunded, expiring).
+    # session + user, then statuses (the job's snapshot), ages, demand (+ names, + inbound),
+    # at-risk summary and rows, low stock, outbox, money (waiting: the job's snapshot,
+    # captured/refunded, expiring).
     _orders(count)
     refresh_row_status_summary()  # beat's jobs
     refresh_money_waiting_summary()
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         response = admin_client.get(PAGE)
     assert response.status_code == 200
     assert sum(s["rows"] for s in response.context["statuses"]) >= count

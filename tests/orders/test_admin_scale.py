@@ -52,13 +52,12 @@ def test_the_row_list_runs_the_same_queries_for_few_or_many_rows(
     admin_client, django_assert_num_queries, count
 ):
     rows(count)
-    # user (the session comes from the cache), the source filter's sources, the bounded count,
-    # the page's keys, the page's rows with their order, product and source: nothing per row,
-    # no list of products.
-    with django_assert_num_queries(5):
+    # session, user, the source filter's sources, the bounded count, the page's keys, the
+    # page's rows with their order, product and source: nothing per row, no list of products.
+    with django_assert_num_queries(6):
         assert admin_client.get(ROWS, {"p": 2}).status_code == 200
     # Searching: the SKU lookup instead of the keys (one page of rows).
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         found = admin_client.get(ROWS, {"status__exact": "cancelled", "q": "c1@example.com"})
     assert len(listed(found)) == len([i for i in range(count) if i % 4 == 1])
 
@@ -68,9 +67,8 @@ def test_the_order_list_runs_the_same_queries_for_few_or_many_orders(
     admin_client, django_assert_num_queries, count
 ):
     rows(count)
-    # user (the session comes from the cache), the bounded count, the page's keys, the page's
-    # orders, their rows.
-    with django_assert_num_queries(5):
+    # session, user, the bounded count, the page's keys, the page's orders, their rows.
+    with django_assert_num_queries(6):
         assert admin_client.get(ORDERS, {"p": 2}).status_code == 200
 
 

@@ -274,13 +274,13 @@ def test_placing_an_order_costs_the_same_queries_for_1_5_or_20_lines(
         add(client, product, 2)  # one unit from stock, one backordered: two rows a line
     client.get(CHECKOUT)  # the customer sees the cart before placing it
 
-    # The session comes from the cache. Before the locks: the global settings (read once: the
-    # cart is not reviewed again, availability is decided under the locks), and, the cart
-    # having shown units waiting, their inbound supply and the discount rules; then
+    # The session. Before the locks: the global settings (read once: the cart is not
+    # reviewed again, availability is decided under the locks), and, the cart having
+    # shown units waiting, their inbound supply and the discount rules; then
     # savepoint, lock products, lock stock, waiting units, order, stock, rows, events, the
     # order's note, its totals, release; the session saved (cart emptied: savepoint, update,
     # release). Before issue 12: 24 (the cart reviewed, then decided again).
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         response = client.post(CHECKOUT, GUEST)
 
     order = Order.objects.get()
