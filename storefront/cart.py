@@ -10,10 +10,12 @@ of queries whatever the number of lines.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from billing.money import money_format
 from catalog.availability import Availability, Decision, Outcome
 from catalog.discounts import LinePrice, availability_line_price
 from catalog.models import Product
@@ -23,6 +25,9 @@ from orders.services import MAX_LINE_QUANTITY, CartLine
 SESSION_KEY = "cart"
 # The outcome each line had when the customer last saw it, to tell them what changed.
 SEEN_KEY = "cart_seen"
+# What each line cost when the customer last saw it ("quantity:total"): a price or a
+# discount that changes before they order is told, never charged silently.
+SEEN_PRICE_KEY = "cart_seen_price"
 
 
 class CartChanged(Exception):
@@ -105,6 +110,10 @@ class Cart:
         data = self.session.get(SEEN_KEY)
         return data if isinstance(data, dict) else {}
 
+    def _seen_prices(self) -> dict:
+        data = self.session.get(SEEN_PRICE_KEY)
+        return data if isinstance(data, dict) else {}
+
     def quantities(self) -> dict[int, int]:
         """The lines that parse; nothing is checked against the database here."""
         found: dict[int, int] = {}
@@ -126,6 +135,8 @@ class Cart:
         self.session[SESSION_KEY] = {str(pid): qty for pid, qty in quantities.items()}
         if seen is not None:
             self.session[SEEN_KEY] = seen
+        if prices := self._seen_prices():  # a line removed takes its seen price with it
+            self.session[SEEN_PRICE_KEY] = {k: v for k, v in prices.items() if _parse_id(k) in quantities}
         self.session.modified = True
 
     def set(self, product_id: int, quantity: int, *, outcome: str | None = None) -> None:
@@ -148,6 +159,7 @@ class Cart:
     def clear(self) -> None:
         self.session.pop(SESSION_KEY, None)
         self.session.pop(SEEN_KEY, None)
+        self.session.pop(SEEN_PRICE_KEY, None)
         self.session.modified = True
 
     # -- checkout: decided once, under the checkout's locks -----------------------------
@@ -168,15 +180,21 @@ class Cart:
         waits = {Outcome.PARTIAL, Outcome.BACKORDER, Outcome.PREORDER}
         return [pid for key, outcome in self._seen().items() if (pid := _parse_id(key)) and outcome in waits]
 
-    def refuse_if_changed(self, decided: list) -> None:
+    def refuse_if_changed(self, decided: list, prices: dict) -> None:
         """checkout_place_order's ``check``, under its locks: raise CartChanged if any line
         reads differently from what the customer saw, exactly when the review would have
-        told them (a product gone or withdrawn, an outcome change worth a notice)."""
-        seen = self._seen()
+        told them (a product gone or withdrawn, an outcome change worth a notice, a price
+        that changed)."""
+        seen, seen_prices = self._seen(), self._seen_prices()
         for line, product, decision in decided:
             if product is None or not product.is_active:
                 raise CartChanged()
-            if self._change_notice(product, seen.get(str(line.product_id)), decision):
+            key = str(line.product_id)
+            if self._change_notice(product, seen.get(key), decision):
+                raise CartChanged()
+            if self._price_notice(
+                product, seen.get(key), seen_prices.get(key), decision, prices.get(line.product_id)
+            ):
                 raise CartChanged()
 
     # -- the check every cart and checkout view makes ----------------------------------
@@ -216,8 +234,9 @@ class Cart:
         found = availability_for_many(products=sellable) if sellable else {}
         rules = discount_rules_for(found=found)
 
-        seen = self._seen()
+        seen, seen_prices = self._seen(), self._seen_prices()
         new_seen: dict[str, str] = {}
+        new_prices: dict[str, str] = {}
         kept: dict[int, int] = {}
         lines: list[ReviewedLine] = []
         gone = 0
@@ -243,6 +262,9 @@ class Cart:
             new_seen[str(pid)] = str(decision.outcome)
             kept[pid] = quantity
             price = availability_line_price(availability, decision, rules)
+            if note := self._price_notice(product, before, seen_prices.get(str(pid)), decision, price):
+                notices.append(note)
+            new_prices[str(pid)] = _price_seen(decision, price)
             lines.append(ReviewedLine(product, quantity, availability, decision, price))
         if gone:
             notices.append(
@@ -257,9 +279,38 @@ class Cart:
                 )
             )
 
-        if stored is not None and (stored != {str(pid): q for pid, q in kept.items()} or seen != new_seen):
+        if stored is not None and (
+            stored != {str(pid): q for pid, q in kept.items()}
+            or seen != new_seen
+            or seen_prices != new_prices
+        ):
             self._save(kept, new_seen)
+            self.session[SEEN_PRICE_KEY] = new_prices
         return CartReview(lines=lines, notices=notices)
+
+    @staticmethod
+    def _price_notice(
+        product: Product,
+        before: str | None,
+        seen_price: str | None,
+        decision: Decision,
+        price: LinePrice | None,
+    ) -> tuple[int, str] | None:
+        """What to tell the customer when the same quantity, served the same way, now costs
+        something else (the list price or a discount changed). A different quantity or
+        outcome prices differently on its own, and the outcome has its own notice."""
+        if price is None or seen_price is None or before != str(decision.outcome):
+            return None
+        quantity, _sep, total = seen_price.partition(":")
+        if quantity != str(decision.requested) or total == str(price.total):
+            return None
+        return messages.WARNING, _(
+            "The price of %(product)s has changed: %(before)s before, %(now)s now."
+        ) % {
+            "product": product.name,
+            "before": money_format(Decimal(total), settings.BILLING_CURRENCY),
+            "now": money_format(price.total, settings.BILLING_CURRENCY),
+        }
 
     @staticmethod
     def _change_notice(product: Product, before: str | None, decision: Decision) -> tuple[int, str] | None:
@@ -284,6 +335,10 @@ class Cart:
                 "product": product.name
             }
         return None
+
+
+def _price_seen(decision: Decision, price: LinePrice) -> str:
+    return f"{decision.requested}:{price.total}"
 
 
 def split_text(decision: Decision) -> str:

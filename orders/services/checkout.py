@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.availability import Decision
-from catalog.discounts import availability_line_price, discountable
+from catalog.discounts import LinePrice, availability_line_price, discountable
 from catalog.models import Product
 from catalog.selectors import discount_rules_active, global_settings_get
 from inventory.selectors import free_stock_of_locked, inbound_open_by_product, stocks_in_priority
@@ -81,9 +81,10 @@ def _new_row(
 
 
 # What a caller may check under the locks before anything is written: each line with its
-# product (None: it no longer exists) and its decision (None with no product). Raising
-# refuses the checkout; nothing has been written yet and the transaction rolls back.
-LinesCheck = Callable[[list[tuple[CartLine, Product | None, Decision | None]]], None]
+# product (None: it no longer exists) and its decision (None with no product), and what each
+# line that can be bought costs (by product id). Raising refuses the checkout; nothing has
+# been written yet and the transaction rolls back.
+LinesCheck = Callable[[list[tuple[CartLine, Product | None, Decision | None]], dict[int, LinePrice]], None]
 
 
 def _decide(lines, products, found) -> list[tuple[CartLine, Product | None, Decision | None]]:
@@ -166,8 +167,17 @@ def checkout_place_order(
             inbound = {**inbound, **more}
             found = availability_with(inbound=inbound)
             decided = _decide(lines, products, found)
+        if rules is None:  # not read above: only when a rule could price some unit
+            needed = any(d is not None and discountable(found[line.product_id], d) for line, _, d in decided)
+            rules = discount_rules_active(today=today or timezone.localdate()) if needed else []
+        # Units from stock at the list price, waiting ones maybe discounted (catalog.discounts).
+        prices = {
+            line.product_id: availability_line_price(found[line.product_id], d, rules)
+            for line, _, d in decided
+            if d is not None and d.ok
+        }
         if check is not None:
-            check(decided)
+            check(decided, prices)
         problems, decisions = [], []
         for line, product, decision in decided:
             if product is None:
@@ -182,9 +192,6 @@ def checkout_place_order(
             decisions.append((product, decision))
         if problems:
             raise CheckoutRefused(problems)
-        if rules is None:  # not read above: only when a rule could price some unit
-            needed = any(discountable(found[p.pk], d) for p, d in decisions)
-            rules = discount_rules_active(today=today or timezone.localdate()) if needed else []
 
         # Created under the lock: its time is the rows' place in the queue.
         order = Order.objects.create(
@@ -212,7 +219,7 @@ def checkout_place_order(
             if waiting:
                 status = RowStatus.BACKORDERED if decision.backordered else RowStatus.PREORDERED
                 # Only the waiting units may be discounted (the stock rows above are at list price).
-                discount = availability_line_price(found[product.pk], decision, rules).discount
+                discount = prices[product.pk].discount
                 rows.append(
                     new_row(
                         status=status, quantity=waiting, promise_date=decision.ships_by, discount=discount

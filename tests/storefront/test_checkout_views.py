@@ -1,5 +1,7 @@
 """Checkout pages: guest and signed in, refusals, bad input, CSRF, confirmation, query counts."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -9,7 +11,7 @@ from django.urls import reverse
 from orders.models import Order, OrderRow
 from orders.services import CartLine, Customer, checkout_place_order
 from storefront.cart import SESSION_KEY
-from tests.catalog.factories import ProductFactory
+from tests.catalog.factories import DiscountRuleFactory, ProductFactory
 from tests.helpers import receive
 from tests.orders.factories import OrderFactory, UserFactory
 from tests.storefront.paying import pay
@@ -307,3 +309,46 @@ def test_a_cart_that_showed_units_waiting_has_their_reads_done_before_the_locks(
     )
     inbound = [i for i, sql in enumerate(sqls) if 'FROM "inventory_inboundsupply"' in sql]
     assert inbound and max(inbound) < lock
+
+
+def test_a_price_change_the_customer_has_not_seen_stops_the_order(client, sources):
+    lamp = ProductFactory(name="Lamp", price=Decimal("20.00"))
+    receive(lamp, 5, sources[0])
+    add(client, lamp, 2)  # the cart page showed 2 × €20.00
+    lamp.price = Decimal("25.00")  # the merchant raises the price meanwhile
+    lamp.save()
+
+    response = client.post(CHECKOUT, GUEST)
+
+    assert response.status_code == 200
+    messages = texts(response)
+    assert "The price of Lamp has changed: €40.00 before, €50.00 now." in messages
+    assert "Your cart changed. Please check it, then place your order again." in messages
+    assert not Order.objects.exists()
+    # Now they have seen it: the same POST goes through, at the price shown.
+    assert client.post(CHECKOUT, GUEST).status_code == 302
+    assert Order.objects.get().rows.get().unit_price == Decimal("25.00")
+
+
+def test_a_discount_ending_before_the_order_is_told_not_charged(client, sources, settings):
+    rule = DiscountRuleFactory(value=Decimal("10"))  # 10 % off waiting units
+    kettle = ProductFactory(name="Kettle", price=Decimal("50.00"), notify=True)
+    add(client, kettle, 1)  # backordered: the cart showed €45.00
+    rule.is_active = False
+    rule.save()
+
+    response = client.get(CART)
+
+    assert "The price of Kettle has changed: €45.00 before, €50.00 now." in texts(response)
+    assert client.post(CHECKOUT, GUEST).status_code == 302
+    assert Order.objects.get().rows.get().unit_price == Decimal("50.00")
+
+
+def test_changing_the_quantity_is_no_price_change(client, sources):
+    lamp = ProductFactory(name="Lamp", price=Decimal("20.00"))
+    receive(lamp, 5, sources[0])
+    add(client, lamp, 2)
+    add(client, lamp, 3)  # the cart now holds 3 (or 5): its total changes, its price does not
+
+    assert not [m for m in texts(client.get(CART)) if "price" in m]
+    assert client.post(CHECKOUT, GUEST).status_code == 302
