@@ -140,9 +140,9 @@ def test_release_sweep_costs_the_same_queries_per_released_product(
         place(game, today=TODAY)
         receive(game, 1, main)
 
-    # released products (one query), then per product the 27 of preorders_release (29 where
+    # released products (one query), then per product the 26 of preorders_release (28 where
     # moves and their events are two statements; see tests/orders/test_write_path_queries.py)
-    with django_assert_num_queries(1 + (27 if connection.vendor == "postgresql" else 29) * count):
+    with django_assert_num_queries(1 + (26 if connection.vendor == "postgresql" else 28) * count):
         from orders.services import preorders_release
 
         assert preorders_release(today=TODAY + dt.timedelta(days=7)) == [g.pk for g in games]
