@@ -1,7 +1,10 @@
-"""After the sale: the customer's emails about a return (each step but the refund, which the
-refund email tells once settled), and the merchant's resend of an email sent for an order."""
+"""After the sale: the emails about a return (the customer's at each step but the refund,
+which the refund email tells once settled; the merchants' when one is asked for), and the
+merchant's resend of an email sent for an order."""
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from orders.links import order_url
 from orders.models import ReturnEvent, ReturnRequest, ReturnStatus
@@ -22,9 +25,18 @@ TOLD_BY_EMAIL = (
 
 
 def notify_return_moved(*, return_request: ReturnRequest, event: ReturnEvent) -> None:
-    """In the step's transaction: one email per return and step (the key)."""
-    if event.to_status not in TOLD_BY_EMAIL:
-        return
+    """In the step's transaction: one email per return and step (the key) to the customer,
+    and for a new request one to each merchant address. The merchants make every later step
+    themselves (approve, reject, receive, write off, refund), so only the request is news."""
+    messages = []
+    if event.to_status in TOLD_BY_EMAIL:
+        messages.append(_customer_message(return_request, event))
+    if event.to_status == ReturnStatus.REQUESTED:
+        messages += _merchant_messages(return_request)
+    outbox_write(messages=messages)
+
+
+def _customer_message(return_request: ReturnRequest, event: ReturnEvent) -> OutboxMessage:
     row = return_request.row
     order = row.order
     context = {
@@ -37,13 +49,36 @@ def notify_return_moved(*, return_request: ReturnRequest, event: ReturnEvent) ->
         "order_url": order_url(order),
     }
     key = f"{order.number}:{return_request.pk}:{event.to_status}"
-    outbox_write(
-        messages=[
-            outbox_message(
-                kind="return_update", key=key, to=order.email, context=context, language=order.language
-            )
-        ]
+    return outbox_message(
+        kind="return_update", key=key, to=order.email, context=context, language=order.language
     )
+
+
+def _merchant_messages(return_request: ReturnRequest) -> list[OutboxMessage]:
+    """What was asked back and why, with links to the return and its order in the admin.
+    ``return_request.row`` comes from return_request with its order, product and shipment."""
+    row = return_request.row
+    order = row.order
+    context = {
+        "order": order,
+        "ret": return_request,
+        "row": row,
+        "product": row.product,
+        "shipped_at": row.shipment.shipped_at,
+        "return_admin_url": settings.SITE_URL
+        + reverse("admin:orders_returnrequest_change", args=[return_request.pk]),
+        "order_admin_url": settings.SITE_URL + reverse("admin:orders_order_change", args=[order.pk]),
+    }
+    return [
+        outbox_message(
+            kind="return_requested",
+            key=f"{order.number}:{return_request.pk}",
+            to=to,
+            context=context,
+            language=settings.ADMIN_LANGUAGE_CODE,
+        )
+        for to in settings.MERCHANT_EMAILS
+    ]
 
 
 def outbox_resend(*, message_id: int, nonce: str, user=None) -> tuple[OutboxMessage, bool]:

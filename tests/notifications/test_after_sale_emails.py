@@ -1,12 +1,13 @@
 """After-the-sale emails over a real SMTP server (aiosmtpd sink): the shipped email's
-tracking link, and a resend arriving as a second message of its own."""
+tracking link, a resend arriving as a second message of its own, and the merchant told of
+a return request."""
 
 import pytest
 
 from notifications.after_sale import outbox_resend
 from notifications.events import emails_send_batch
 from notifications.models import OutboxMessage, OutboxStatus
-from orders.services import CartLine, Customer, checkout_place_order, shipment_create
+from orders.services import CartLine, Customer, checkout_place_order, return_request, shipment_create
 from tests.catalog.factories import ProductFactory
 from tests.helpers import receive
 
@@ -52,3 +53,26 @@ def test_the_shipped_email_links_to_the_tracking_page_and_a_resend_arrives_as_a_
     first, again = shipped(smtp)
     assert again.text == first.text and again.subject == first.subject
     assert again.message_id == copy.message_id != first.message_id  # a message of its own
+
+
+def test_a_return_request_reaches_the_merchant_with_the_reason_and_a_link_to_the_return(smtp, main, settings):
+    settings.MERCHANT_EMAILS = ["shop@example.com"]
+    lamp = ProductFactory(sku="LAMP-1", name="Brass Lamp")
+    receive(lamp, 2, main)
+    customer = Customer(email="ada@example.com", full_name="Ada Lovelace", address="1 Way", language="de")
+    order = checkout_place_order(lines=[CartLine(lamp.pk, 2)], customer=customer)
+    shipment_create(order=order, source=main)
+    ret = return_request(row_id=order.rows.get().pk, quantity=1, reason="Scratched <badly> & dented")
+
+    emails_send_batch()
+    smtp.wait_for(OutboxMessage.objects.filter(status=OutboxStatus.SENT).count(), timeout=5)
+    (received,) = [m for m in smtp.to("shop@example.com") if m.subject.startswith("Return requested")]
+
+    assert received.rcpt_tos == ("shop@example.com",)
+    assert received.subject == f"Return requested: order {order.number}, 1 x LAMP-1"
+    assert "- line 1: 1 x Brass Lamp (LAMP-1), of 2 shipped on" in received.text
+    assert "Reason given: Scratched <badly> & dented" in received.text
+    link = f"{settings.SITE_URL}/admin/orders/returnrequest/{ret.pk}/change/"
+    assert f"Approve or reject the return: {link}" in received.text
+    assert "Scratched &lt;badly&gt; &amp; dented" in received.html  # the customer's words, escaped
+    assert f'<a href="{link}"' in received.html
