@@ -187,8 +187,9 @@ def test_one_batch_costs_the_same_queries_whatever_its_rows(main, rows, django_a
         backorder(product, 2)
     receive(product, rows * 2 - 1, main)  # the last row is split
     # global settings (once per run), savepoint, lock products (the policy read from the
-    # locked row), lock stock, the queue head's ids, lock those rows, stock update, the whole rows moved with their events (one
-    # statement: one source), the split with its new row and event (one statement); then
+    # locked row), lock stock, the queue head's ids, lock those rows, stock update, the
+    # whole rows moved with their events (one statement: one source), the split with its
+    # new row and event (one statement); then
     # the emails in the same transaction: rows with their orders, the orders' money
     # (totals, rows, ledger: "ready to ship" shows what is charged when it ships), outbox
     # insert, low-stock check (the products low on stock, outbox insert); release savepoint
