@@ -22,6 +22,9 @@ class NotificationsConfig(AppConfig):
         orders.order_placed.connect(receivers.order_placed, dispatch_uid="notify_order_placed")
         orders.rows_allocated.connect(receivers.rows_allocated, dispatch_uid="notify_rows_allocated")
         orders.shipment_created.connect(receivers.shipment_created, dispatch_uid="notify_shipped")
+        orders.shipment_tracking_changed.connect(
+            receivers.shipment_tracking_changed, dispatch_uid="notify_tracking_changed"
+        )
         orders.preorders_released.connect(receivers.preorders_released, dispatch_uid="notify_released")
         orders.promises_slipped.connect(receivers.promises_slipped, dispatch_uid="notify_promises_slipped")
         orders.rows_cancelled.connect(receivers.rows_cancelled, dispatch_uid="promises_after_cancel")

@@ -301,6 +301,30 @@ def notify_shipped(*, shipment: Shipment, rows) -> None:
     )
 
 
+def notify_tracking_changed(*, shipment: Shipment, was_tracking_number: str, note) -> None:
+    """The customer's corrected tracking link, in the correction's transaction; keyed by the
+    note recording the change: one email per change."""
+    order = shipment.order
+    context = {
+        "order": order,
+        "shipment": shipment,
+        # the number it replaces, when there was one and it changed (not a carrier-only fix)
+        "replaced": was_tracking_number if was_tracking_number != shipment.tracking_number else "",
+        "order_url": order_url(order),
+    }
+    outbox_write(
+        messages=[
+            outbox_message(
+                kind="tracking_changed",
+                key=f"{shipment.pk}:{note.pk}",
+                to=order.email,
+                context=context,
+                language=order.language,
+            )
+        ]
+    )
+
+
 def low_stock_check(*, product_ids) -> None:
     """Tell merchants when free stock has fallen to the low-stock threshold (once a day per product)."""
     if not product_ids:

@@ -96,6 +96,10 @@ def shipment_created(sender, shipment, rows, **kwargs) -> None:
     events.notify_shipped(shipment=shipment, rows=rows)
 
 
+def shipment_tracking_changed(sender, shipment, was_tracking_number, note, **kwargs) -> None:
+    events.notify_tracking_changed(shipment=shipment, was_tracking_number=was_tracking_number, note=note)
+
+
 def preorders_released(sender, rows, **kwargs) -> None:
     events.notify_preorders_released(rows=rows)
 

@@ -28,6 +28,7 @@ from ..services import (
     row_change_source,
     row_release,
     shipment_create,
+    shipment_tracking_change,
     tracking_clean,
 )
 from .exports import ROW_COLUMNS, OrderResource, OrderRowResource, rows_summary, waiting_days
@@ -118,6 +119,24 @@ class ShipmentInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_fields(self, request, obj=None):
+        # orders.change_shipment: a link to correct a parcel's tracking (shipment_tracking_view)
+        if self.has_change_permission(request, obj):
+            return (*self.fields, "correct_tracking")
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description="correct")
+    def correct_tracking(self, shipment):
+        url = reverse(
+            "admin:orders_order_shipment_tracking",
+            args=[shipment.order_id, shipment.pk],
+            current_app=self.admin_site.name,
+        )
+        return format_html('<a href="{}">Correct tracking</a>', url)
+
     @admin.display(description="tracking")
     def tracking(self, shipment):
         if shipment.tracking_url:
@@ -130,6 +149,7 @@ class ShipmentInline(admin.TabularInline):
 
 
 ADD_NOTE = "orders.add_ordernote"
+CHANGE_SHIPMENT = "orders.change_shipment"
 
 
 class OrderNoteForm(forms.Form):
@@ -163,6 +183,17 @@ class ShipmentTrackingForm(forms.Form):
 
 
 ShipmentTrackingFormSet = forms.formset_factory(ShipmentTrackingForm, extra=0)
+
+
+class TrackingCorrectionForm(forms.Form):
+    """A shipped parcel's corrected carrier and tracking number (shipment_tracking_change checks them)."""
+
+    carrier = forms.ChoiceField()
+    tracking_number = forms.CharField(max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["carrier"].choices = [(k, c["name"]) for k, c in settings.SHIPPING_CARRIERS.items()]
 
 
 def ship_with_tracking(model_admin, request, groups: dict, *, action: str, what: str = "Shipments created"):
@@ -274,6 +305,11 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.note_add_view),
                 name=f"{opts.app_label}_{opts.model_name}_note_add",
             ),
+            path(
+                "<path:object_id>/shipments/<int:shipment_id>/tracking/",
+                self.admin_site.admin_view(self.shipment_tracking_view),
+                name=f"{opts.app_label}_{opts.model_name}_shipment_tracking",
+            ),
             *super().get_urls(),
         ]
 
@@ -304,6 +340,56 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
             messages.error(request, f"Order {order.number}: a note needs some text; nothing was added.")
         return redirect(
             reverse("admin:orders_order_change", args=[order.pk], current_app=self.admin_site.name)
+        )
+
+    def shipment_tracking_view(self, request, object_id, shipment_id):
+        """Correct a shipped parcel's carrier and tracking number (orders.change_shipment)."""
+        if not request.user.has_perm(CHANGE_SHIPMENT):
+            raise PermissionDenied
+        shipment = get_object_or_404(
+            Shipment.objects.select_related("order", "source"), pk=shipment_id, order_id=unquote(object_id)
+        )
+        order = shipment.order
+        if not self.has_view_permission(request, order):
+            raise PermissionDenied
+        change_url = reverse("admin:orders_order_change", args=[order.pk], current_app=self.admin_site.name)
+        if request.method == "POST":
+            form = TrackingCorrectionForm(request.POST)
+            if form.is_valid():
+                try:
+                    changed = shipment_tracking_change(
+                        shipment=shipment,
+                        carrier=form.cleaned_data["carrier"],
+                        tracking_number=form.cleaned_data["tracking_number"],
+                        user=request.user,
+                    )
+                except InvalidTracking as exc:
+                    form.add_error(exc.field, str(exc))
+                except OrderError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(
+                        request,
+                        f"Shipment {changed.pk} of order {order.number} now has {changed.carrier_name} "
+                        f"{changed.tracking_number}; the customer is emailed the new tracking link.",
+                    )
+                    return redirect(change_url)
+        else:
+            form = TrackingCorrectionForm(
+                initial={"carrier": shipment.carrier, "tracking_number": shipment.tracking_number}
+            )
+        return render(
+            request,
+            "admin/orders/shipment_tracking.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Correct the tracking of shipment {shipment.pk} (order {order.number})",
+                "opts": self.model._meta,
+                "original": order,
+                "shipment": shipment,
+                "form": form,
+                "change_url": change_url,
+            },
         )
 
     @admin.display(description="status")

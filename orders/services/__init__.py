@@ -71,6 +71,10 @@ from .notes import order_note_add  # noqa: E402
 
 __all__ += ["order_note_add"]
 
+from .tracking import shipment_tracking_change  # noqa: E402
+
+__all__ += ["shipment_tracking_change"]
+
 from .summary import row_status_summary_refresh  # noqa: E402
 
 __all__ += ["row_status_summary_refresh"]
