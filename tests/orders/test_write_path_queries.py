@@ -150,6 +150,7 @@ def _reads(captured, table):
     return [i for i, sql in enumerate(sqls) if f'FROM "{table}"' in sql], lock
 
 
+@pytest.mark.postgres  # the product lock (FOR NO KEY UPDATE) is a statement on PostgreSQL only
 def test_lines_expected_to_wait_read_their_inbound_and_discounts_before_the_locks(main):
     DiscountRuleFactory()  # 10 % off waiting units
     expected, unexpected = ProductFactory(notify=True), ProductFactory(notify=True)

@@ -291,6 +291,7 @@ def test_placing_an_order_costs_the_same_queries_for_1_5_or_20_lines(
     assert order.rows.count() == 2 * count
 
 
+@pytest.mark.postgres  # the product lock (FOR NO KEY UPDATE) is a statement on PostgreSQL only
 def test_a_cart_that_showed_units_waiting_has_their_reads_done_before_the_locks(client, sources):
     # The cart page told the customer part of the line waits: the checkout reads the
     # inbound supply that dates those units before it locks the product (other checkouts of
