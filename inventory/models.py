@@ -244,17 +244,23 @@ class PurchaseOrderStatus(models.TextChoices):
     PARTLY_RECEIVED = "partly_received", "Partly received"
     RECEIVED = "received", "Received"
     CANCELLED = "cancelled", "Cancelled"
+    # The supplier will not deliver the rest of a partly received order.
+    CLOSED_SHORT = "closed_short", "Closed short"
 
 
 # The only moves purchase_order_move makes; receiving moves along sent → partly → received.
+# An order with nothing received is cancelled, not closed short: one way per case.
 PURCHASE_ORDER_MOVES: dict[str, frozenset[str]] = {
     PurchaseOrderStatus.DRAFT: frozenset({PurchaseOrderStatus.SENT, PurchaseOrderStatus.CANCELLED}),
     PurchaseOrderStatus.SENT: frozenset(
         {PurchaseOrderStatus.PARTLY_RECEIVED, PurchaseOrderStatus.RECEIVED, PurchaseOrderStatus.CANCELLED}
     ),
-    PurchaseOrderStatus.PARTLY_RECEIVED: frozenset({PurchaseOrderStatus.RECEIVED}),
+    PurchaseOrderStatus.PARTLY_RECEIVED: frozenset(
+        {PurchaseOrderStatus.RECEIVED, PurchaseOrderStatus.CLOSED_SHORT}
+    ),
     PurchaseOrderStatus.RECEIVED: frozenset(),
     PurchaseOrderStatus.CANCELLED: frozenset(),
+    PurchaseOrderStatus.CLOSED_SHORT: frozenset(),
 }
 PURCHASE_ORDER_RECEIVABLE = (PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTLY_RECEIVED)
 
@@ -292,7 +298,8 @@ class PurchaseOrder(models.Model):
 
 
 class PurchaseOrderEvent(models.Model):
-    """Every status move of a purchase order: from, to, who, when."""
+    """Every status move of a purchase order: from, to, who, when, and why where a person said
+    (closing short keeps the reason and the units not delivered per line)."""
 
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=16, choices=PurchaseOrderStatus.choices, blank=True)
@@ -300,7 +307,7 @@ class PurchaseOrderEvent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    note = models.CharField(max_length=255, blank=True)
+    note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

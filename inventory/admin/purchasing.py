@@ -1,6 +1,7 @@
-"""Suppliers with their terms, and purchase orders: drafted with lines inline, sent, cancelled and
-received through inventory.services.purchasing. Each model keeps its own permissions: a clerk may
-see purchase orders without changing them, or send them without receiving stock."""
+"""Suppliers with their terms, and purchase orders: drafted with lines inline, sent, cancelled,
+received and closed short through inventory.services.purchasing. Each model keeps its own
+permissions: a clerk may see purchase orders without changing them, or send them without
+receiving stock."""
 
 import secrets
 
@@ -9,15 +10,17 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..exceptions import InventoryError
 from ..models import (
+    PURCHASE_ORDER_MOVES,
     PURCHASE_ORDER_RECEIVABLE,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -32,6 +35,7 @@ from ..services import (
     LineReceipt,
     purchase_order_cancel,
     purchase_order_check_lines,
+    purchase_order_close_short,
     purchase_order_create_draft,
     purchase_order_receive_many,
     purchase_order_send,
@@ -201,6 +205,10 @@ class PurchaseOrderLineInline(admin.TabularInline):
         return line.expected_date
 
 
+def closable_short(order: PurchaseOrder) -> bool:
+    return PurchaseOrderStatus.CLOSED_SHORT in PURCHASE_ORDER_MOVES[order.status]
+
+
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(admin.ModelAdmin):
     list_display = ("number", "supplier", "status", "line_count", "late_lines", "created_at", "sent_at")
@@ -219,14 +227,21 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
         "received_at",
         "cancelled_at",
         "receive_link",
+        "history",
     )
 
+    def _order_fields(self, request, obj) -> tuple[str, ...]:
+        # The close-short link only for those who may change the order.
+        if closable_short(obj) and self.has_change_permission(request, obj):
+            return (*self.readonly_fields, "close_short_link")
+        return self.readonly_fields
+
     def get_fields(self, request, obj=None):
-        return ("supplier",) if obj is None else ("supplier", *self.readonly_fields)
+        return ("supplier",) if obj is None else ("supplier", *self._order_fields(request, obj))
 
     def get_readonly_fields(self, request, obj=None):
         # The supplier is chosen once: a draft's costs and dates come from its terms.
-        return () if obj is None else (*self.readonly_fields, "supplier")
+        return () if obj is None else (*self._order_fields(request, obj), "supplier")
 
     def get_queryset(self, request):
         late = Q(
@@ -264,6 +279,36 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
             '<a href="{}">{}</a>',
             reverse("admin:inventory_purchaseorder_receive", args=[order.pk]),
             _("Receive a delivery"),
+        )
+
+    @admin.display(description="close short")
+    def close_short_link(self, order):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:inventory_purchaseorder_close_short", args=[order.pk]),
+            _("Close short: the rest will not come"),
+        )
+
+    @admin.display(description="history")
+    def history(self, order):
+        """Each move, who made it and why (a close short keeps its reason and what did not come)."""
+        events = order.events.select_related("user")
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{}: {} → {}{}{}</li>",
+                (
+                    (
+                        timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M"),
+                        event.get_from_status_display() or "new",
+                        event.get_to_status_display(),
+                        f" ({event.user})" if event.user else "",
+                        linebreaksbr(f"\n{event.note}") if event.note else "",
+                    )
+                    for event in events
+                ),
+            ),
         )
 
     # -- saving through the services -------------------------------------------------------
@@ -342,7 +387,12 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.receive_view),
             name="inventory_purchaseorder_receive",
         )
-        return [receive, *super().get_urls()]
+        close_short = path(
+            "<int:pk>/close-short/",
+            self.admin_site.admin_view(self.close_short_view),
+            name="inventory_purchaseorder_close_short",
+        )
+        return [receive, close_short, *super().get_urls()]
 
     def receive_view(self, request, pk: int):
         order = get_object_or_404(PurchaseOrder.objects.select_related("supplier"), pk=pk)
@@ -379,6 +429,52 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
             "rows": form.rows(),
         }
         return TemplateResponse(request, "admin/inventory/purchaseorder/receive.html", context)
+
+    # -- the close-short page ----------------------------------------------------------------
+
+    def close_short_view(self, request, pk: int):
+        order = get_object_or_404(PurchaseOrder.objects.select_related("supplier"), pk=pk)
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        form = CloseShortForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                purchase_order_close_short(
+                    purchase_order=order, user=request.user, reason=form.cleaned_data["reason"]
+                )
+            except InventoryError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(
+                    request,
+                    _("Closed %(number)s short; what was not delivered is no longer inbound.")
+                    % {"number": order.number},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:inventory_purchaseorder_change", order.pk)
+        lines = order.lines.select_related("product").order_by("line_no")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "has_view_permission": self.has_view_permission(request),
+            "title": _("Close %(number)s short") % {"number": order.number},
+            "order": order,
+            "closable": closable_short(order),
+            "form": form,
+            "lines": [line for line in lines if line.outstanding],
+        }
+        return TemplateResponse(request, "admin/inventory/purchaseorder/close_short.html", context)
+
+
+class CloseShortForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy(
+            "What the supplier said. Kept in the order's history with the units not delivered."
+        ),
+    )
 
 
 class ReceiveDeliveryForm(forms.Form):

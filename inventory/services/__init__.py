@@ -2,7 +2,8 @@
 
 stock: stock rows and the ledger (receipts, corrections, the allocation counters);
 inbound: supply expected on a date, until it is received or cancelled;
-purchasing: purchase orders from draft to received, their lines' inbound supply and receipts.
+purchasing: purchase orders from draft to received (or cancelled, or closed short), their lines'
+inbound supply and receipts.
 """
 
 from .inbound import announce_supply_changed, inbound_cancel, inbound_create, inbound_receive, inbound_update
@@ -13,6 +14,7 @@ from .purchasing import (
     purchase_order_add_lines,
     purchase_order_cancel,
     purchase_order_check_lines,
+    purchase_order_close_short,
     purchase_order_create_draft,
     purchase_order_line_receive,
     purchase_order_move,
@@ -49,6 +51,7 @@ __all__ = [
     "purchase_order_add_lines",
     "purchase_order_cancel",
     "purchase_order_check_lines",
+    "purchase_order_close_short",
     "purchase_order_create_draft",
     "purchase_order_line_receive",
     "purchase_order_move",

@@ -1,4 +1,5 @@
-"""Purchase orders: drafted, sent (their lines become inbound supply), received line by line.
+"""Purchase orders: drafted, sent (their lines become inbound supply), received line by line,
+cancelled, or closed short when the supplier will not deliver the rest.
 
 Every status move goes through purchase_order_move (PURCHASE_ORDER_MOVES). Receiving
 a line is a receipt through stock_receive_many whose reference is the line's
@@ -234,6 +235,46 @@ def purchase_order_cancel(*, purchase_order: PurchaseOrder, user=None) -> Purcha
     with transaction.atomic():
         order = _lock_orders([purchase_order.pk])[purchase_order.pk]
         purchase_order_move(purchase_order=order, to_status=PurchaseOrderStatus.CANCELLED, user=user)
+        supplies = InboundSupply.objects.filter(
+            purchase_line__purchase_order=order, status=InboundStatus.OPEN
+        )
+        for supply in supplies.order_by("pk"):
+            inbound_cancel(supply=supply)
+    return order
+
+
+def purchase_order_close_short(*, purchase_order: PurchaseOrder, user, reason: str) -> PurchaseOrder:
+    """Partly received → closed short: the supplier will not deliver the rest. What its lines
+    still expected is no longer inbound (promise dates move after commit, through
+    supply_changed, as for a cancel), and the event keeps the reason with the units not
+    delivered per line. An order with nothing received is cancelled instead."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidQuantity(
+            field="reason", value=reason, message="Say why the rest of the order will not come."
+        )
+    with transaction.atomic():
+        order = _lock_orders([purchase_order.pk])[purchase_order.pk]
+        if PurchaseOrderStatus.CLOSED_SHORT not in PURCHASE_ORDER_MOVES[order.status]:
+            why = (
+                "nothing of it was received: cancel it instead"
+                if order.status == PurchaseOrderStatus.SENT
+                else "only a partly received order is closed short"
+            )
+            raise PurchasingError(
+                f"Purchase order {order.number} is {order.get_status_display().lower()}; {why}."
+            )
+        # Receipts change lines under the order's lock, which this transaction holds.
+        lines = order.lines.select_related("product").order_by("line_no")
+        short = [
+            f"{order.number}/{line.line_no} ({line.product.sku}): {line.outstanding} of {line.quantity}"
+            for line in lines
+            if line.outstanding
+        ]
+        note = f"{reason}\nNot delivered: {'; '.join(short)}."
+        purchase_order_move(
+            purchase_order=order, to_status=PurchaseOrderStatus.CLOSED_SHORT, user=user, note=note
+        )
         supplies = InboundSupply.objects.filter(
             purchase_line__purchase_order=order, status=InboundStatus.OPEN
         )

@@ -370,3 +370,75 @@ def test_a_purchase_orders_inbound_supply_is_left_to_its_order(admin_client, dra
     assert any("belong to purchase orders" in m for m in messages_of(response))
     supply.refresh_from_db()
     assert supply.status == InboundStatus.OPEN and not StockMovement.objects.exists()
+
+
+# -- closing short ---------------------------------------------------------------------------
+
+
+def close_short_url(order) -> str:
+    return reverse("admin:inventory_purchaseorder_close_short", args=[order.pk])
+
+
+@pytest.fixture
+def partly(draft):
+    """Sent; 5 of the 12 kettles came, none of the 4 teapots."""
+    purchase_order_send(purchase_order=draft)
+    purchase_order_line_receive(line=draft.lines.get(line_no=1), quantity=5)
+    return draft
+
+
+def test_an_order_is_closed_short_from_its_page_with_a_reason(admin_client, partly):
+    change = reverse("admin:inventory_purchaseorder_change", args=[partly.pk])
+    assert "Close short: the rest will not come" in admin_client.get(change).text
+    page = admin_client.get(close_short_url(partly))
+    assert page.status_code == 200
+    assert [(line.reference, line.outstanding) for line in page.context["lines"]] == [
+        (f"{partly.number}/1", 7),
+        (f"{partly.number}/2", 4),
+    ]
+
+    refused = admin_client.post(close_short_url(partly), {"reason": ""})
+    assert refused.status_code == 200 and "This field is required." in refused.text
+    partly.refresh_from_db()
+    assert partly.status == PurchaseOrderStatus.PARTLY_RECEIVED
+
+    response = admin_client.post(close_short_url(partly), {"reason": "Acme stopped making it"}, follow=True)
+    assert f"Closed {partly.number} short; what was not delivered is no longer inbound." in messages_of(
+        response
+    )
+    partly.refresh_from_db()
+    assert partly.status == PurchaseOrderStatus.CLOSED_SHORT
+    assert not InboundSupply.objects.filter(status=InboundStatus.OPEN).exists()
+    # The order's page: closed short, why, and what did not come; nothing left to receive or close.
+    page = admin_client.get(change).text
+    assert "Closed short" in page and "Acme stopped making it" in page
+    assert f"{partly.number}/2 (TEAPOT-1): 4 of 4" in page
+    assert "Close short: the rest will not come" not in page and "Receive a delivery" not in page
+
+
+def test_a_draft_is_not_closed_short_from_the_page(admin_client, draft):
+    response = admin_client.post(close_short_url(draft), {"reason": "Never mind"})
+    assert "This order is draft: only a partly received order is closed short." in response.text
+    draft.refresh_from_db()
+    assert draft.status == PurchaseOrderStatus.DRAFT
+
+
+def test_closing_short_needs_the_change_permission(client, partly):
+    change = reverse("admin:inventory_purchaseorder_change", args=[partly.pk])
+    viewer = staff_client(client, "inventory.view_purchaseorder")
+    page = viewer.get(change)
+    assert page.status_code == 200 and "Close short" not in page.text
+    assert viewer.get(close_short_url(partly)).status_code == 403
+    assert viewer.post(close_short_url(partly), {"reason": "Gone"}).status_code == 403
+    partly.refresh_from_db()
+    assert partly.status == PurchaseOrderStatus.PARTLY_RECEIVED
+    assert partly.events.last().to_status == PurchaseOrderStatus.PARTLY_RECEIVED  # history still shown
+
+
+def test_a_clerk_who_may_change_orders_closes_short_without_the_stock_permission(client, partly):
+    clerk = staff_client(client, "inventory.view_purchaseorder", "inventory.change_purchaseorder")
+    change = reverse("admin:inventory_purchaseorder_change", args=[partly.pk])
+    assert "Close short: the rest will not come" in clerk.get(change).text
+    assert clerk.post(close_short_url(partly), {"reason": "Gone"}).status_code == 302
+    partly.refresh_from_db()
+    assert partly.status == PurchaseOrderStatus.CLOSED_SHORT
