@@ -158,6 +158,15 @@ class LinePrice:
         return [(p.unit_price, p.quantity) for p in self.parts]
 
 
+def _waiting_parts(decision: Decision, *, silent: bool):
+    """(units, state, may a rule price them) of the units that wait. In silent mode
+    (catalog.availability.backorders_silent) the customer is never told units are
+    backordered, so no backorder rule applies: the one place that says so."""
+    for quantity, state in ((decision.backordered, BACKORDER), (decision.preordered, PREORDER)):
+        if quantity:
+            yield quantity, state, not (silent and state == BACKORDER)
+
+
 def line_price(
     *, product: Product, decision: Decision, silent: bool, rules: Iterable[Rule], today: dt.date
 ) -> LinePrice:
@@ -170,11 +179,9 @@ def line_price(
     parts = []
     if decision.from_stock:
         parts.append(Part(decision.from_stock, price))
-    for quantity, state in ((decision.backordered, BACKORDER), (decision.preordered, PREORDER)):
-        if not quantity:
-            continue
+    for quantity, state, may_discount in _waiting_parts(decision, silent=silent):
         found = None
-        if not (silent and state == BACKORDER):
+        if may_discount:
             found = discount_for(product=product, state=state, rules=rules, today=today)
         parts.append(Part(quantity, found.unit_price if found else price, found))
     return LinePrice(tuple(parts))
@@ -182,10 +189,11 @@ def line_price(
 
 def discountable(availability, decision: Decision) -> bool:
     """Whether a rule could price any unit of ``decision``: units that wait and that the
-    customer is told wait (line_price's rule; silent backorders are never discounted)."""
+    customer is told wait (line_price's rule, _waiting_parts)."""
     if not decision.ok:
         return False
-    return bool(decision.preordered or (decision.backordered and not backorders_silent(availability.policy)))
+    silent = backorders_silent(availability.policy)
+    return any(may for _, _, may in _waiting_parts(decision, silent=silent))
 
 
 def availability_line_price(availability, decision: Decision, rules: Iterable[Rule]) -> LinePrice:
